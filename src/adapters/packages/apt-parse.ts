@@ -1,0 +1,63 @@
+import type { InstalledPackage, SimulatedChange } from "../../ports/packages.js";
+
+/** `dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n'` */
+export function parseDpkgQuery(stdout: string): InstalledPackage[] {
+  const out: InstalledPackage[] = [];
+  for (const line of stdout.split("\n")) {
+    const [name, version, status] = line.split("\t");
+    if (!name || !version || !status) continue;
+    // "ii " installed; "iU"/"iF"/"iH"/"iW"/"iT": wanted installed but unpacked/half-configured/triggers pending.
+    if (!/^[ihr][iUFHWT]/.test(status) || status[1] === "n") continue;
+    out.push({ name, version, status: status.trim(), ok: status.startsWith("ii") && !status[2]?.trim() });
+  }
+  return out;
+}
+
+/** `apt-cache madison NAME`: " docker.io | 20.10.24+dfsg1-1+deb12u1+b6 | http://... bookworm/main amd64 Packages" */
+export function parseMadison(stdout: string, name: string): string[] {
+  const versions: string[] = [];
+  for (const line of stdout.split("\n")) {
+    const cols = line.split("|").map((c) => c.trim());
+    if (cols.length >= 3 && cols[0] === name && cols[2]!.endsWith("Packages") && !versions.includes(cols[1]!)) {
+      versions.push(cols[1]!);
+    }
+  }
+  return versions;
+}
+
+/**
+ * `apt-get -s install ...`:
+ *   Inst docker.io [20.10.24+dfsg1-1+deb12u1+b6] (20.10.25+dfsg1-1 local [amd64])
+ *   Inst tini (0.19.0-1 Debian:12.8/stable [amd64])
+ *   Inst containerd [1.6.20~ds1-1+deb12u3] (1.6.20~ds1-1+deb12u2 Debian-Security:12/stable-security [amd64]) [runc:amd64 ]
+ *   Remv docker-ce [5:24.0.7-1~debian.12~bookworm]
+ */
+export function parseSimulation(stdout: string): SimulatedChange[] {
+  const changes: SimulatedChange[] = [];
+  for (const line of stdout.split("\n")) {
+    let m = /^Inst (\S+) (?:\[([^\]]+)\] )?\((\S+) /.exec(line);
+    if (m) {
+      const [, name, from, to] = m;
+      changes.push({ name: name!, from: from ?? null, to: to!, action: from ? "upgrade" : "install" });
+      continue;
+    }
+    m = /^Remv (\S+)(?: \[([^\]]+)\])?/.exec(line);
+    if (m) changes.push({ name: m[1]!, from: m[2] ?? null, to: null, action: "remove" });
+  }
+  return changes;
+}
+
+/** /proc/locks: "1: POSIX  ADVISORY  WRITE 1234 fe:01:5505029 0 EOF" -> holders of the given inodes. */
+export function lockHoldersFromProcLocks(procLocks: string, inodes: ReadonlySet<number>): number[] {
+  const pids: number[] = [];
+  for (const line of procLocks.split("\n")) {
+    const m = /^\d+:\s+(?:->\s+)?\S+\s+\S+\s+\S+\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line);
+    if (m && inodes.has(Number(m[2])) && !pids.includes(Number(m[1]))) pids.push(Number(m[1]));
+  }
+  return pids;
+}
+
+/** The file name `apt-get download` gives a package: the epoch's colon is written %3a. */
+export function debFileName(name: string, version: string, arch: string): string {
+  return `${name}_${version.replace(/:/g, "%3a")}_${arch}.deb`;
+}

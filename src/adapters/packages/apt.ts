@@ -1,0 +1,205 @@
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from "node:fs/promises";
+import { join } from "node:path";
+import type { Exec } from "../../exec/index.js";
+import { PACKAGE_NAME } from "../../plan/roles.js";
+import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../ports/packages.js";
+import { debScheme } from "../../versions/scheme.js";
+import { lockHoldersFromProcLocks, parseDpkgQuery, parseMadison, parseSimulation } from "./apt-parse.js";
+
+const ENV = {
+  DEBIAN_FRONTEND: "noninteractive",
+  // needrestart (hooked into apt on Debian/Ubuntu) would otherwise restart services on its own.
+  NEEDRESTART_SUSPEND: "1",
+  NEEDRESTART_MODE: "l",
+  LC_ALL: "C",
+};
+
+const POLICY_RC_D = "/usr/sbin/policy-rc.d";
+const POLICY_STASH = "/usr/sbin/policy-rc.d.docker-live-upgrade-saved";
+const POLICY_MARKER = "# docker-live-upgrade: service actions held during a staged install";
+
+export function assertTargets(targets: readonly PackageTarget[]): void {
+  for (const t of targets) {
+    if (!PACKAGE_NAME.test(t.name)) throw new Error(`refusing package name ${JSON.stringify(t.name)}`);
+    if (!debScheme.isValid(t.version)) throw new Error(`refusing version ${JSON.stringify(t.version)} for ${t.name}`);
+  }
+}
+
+const spec = (targets: readonly PackageTarget[]): string[] => {
+  assertTargets(targets);
+  return targets.map((t) => `${t.name}=${t.version}`);
+};
+
+export interface AptPaths {
+  policyRcD: string;
+  policyStash: string;
+  dpkgLocks: string[];
+  procLocks: string;
+}
+
+const DEFAULT_PATHS: AptPaths = {
+  policyRcD: POLICY_RC_D,
+  policyStash: POLICY_STASH,
+  dpkgLocks: ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"],
+  procLocks: "/proc/locks",
+};
+
+/** apt-get / apt-cache / dpkg on Debian and Ubuntu. */
+export class AptPackageManager implements PackageManagerPort {
+  readonly kind = "apt" as const;
+  readonly scheme = debScheme;
+
+  constructor(
+    private readonly exec: Exec,
+    private readonly timeoutMs: number,
+    private readonly paths: AptPaths = DEFAULT_PATHS,
+  ) {}
+
+  async refresh(): Promise<void> {
+    await this.exec("apt-get", ["update", "-q"], { env: ENV, timeoutMs: this.timeoutMs });
+  }
+
+  async installed(names: readonly string[]): Promise<InstalledPackage[]> {
+    for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
+    if (!names.length) return [];
+    const { stdout } = await this.exec(
+      "dpkg-query",
+      ["-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n", "--", ...names],
+      { env: ENV, okExitCodes: [0, 1] },
+    );
+    return parseDpkgQuery(stdout);
+  }
+
+  async available(name: string): Promise<string[]> {
+    if (!PACKAGE_NAME.test(name)) throw new Error(`refusing package name ${JSON.stringify(name)}`);
+    const { stdout } = await this.exec("apt-cache", ["madison", name], { env: ENV });
+    return parseMadison(stdout, name);
+  }
+
+  async simulate(targets: readonly PackageTarget[]): Promise<SimulatedChange[]> {
+    const { stdout } = await this.exec(
+      "apt-get",
+      ["install", "-s", "-y", "--allow-downgrades", "--no-install-recommends", ...spec(targets)],
+      { env: ENV, timeoutMs: this.timeoutMs },
+    );
+    return parseSimulation(stdout);
+  }
+
+  async downloadable(targets: readonly PackageTarget[]): Promise<{ ok: boolean; message: string }> {
+    const missing: string[] = [];
+    for (const s of spec(targets)) {
+      try {
+        const { stdout } = await this.exec("apt-get", ["download", "--print-uris", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
+        if (!stdout.trim()) missing.push(`${s} (no source)`);
+      } catch (err) {
+        missing.push(`${s} (${(err as Error).message.split("\n").pop()})`);
+      }
+    }
+    return missing.length
+      ? { ok: false, message: `not downloadable: ${missing.join("; ")}` }
+      : { ok: true, message: `${targets.map((t) => `${t.name}=${t.version}`).join(", ")} downloadable` };
+  }
+
+  async fetch(targets: readonly PackageTarget[], dir: string): Promise<string[]> {
+    await mkdir(join(dir, "partial"), { recursive: true });
+    // First what an install of these versions needs that is not installed yet (new dependencies included)...
+    await this.exec(
+      "apt-get",
+      ["install", "--download-only", "-y", "-q", "--allow-downgrades", "--no-install-recommends", "-o", `Dir::Cache::Archives=${dir}`, ...spec(targets)],
+      { env: ENV, timeoutMs: this.timeoutMs },
+    );
+    // ...then each named version itself, even one that is installed now (a rollback needs it).
+    for (const s of spec(targets)) {
+      const [name] = s.split("=");
+      const have = (await readdir(dir)).some((f) => f.startsWith(`${name}_`) && f.endsWith(".deb") && matchesVersion(f, s));
+      if (!have) await this.exec("apt-get", ["download", "-q", s], { env: ENV, cwd: dir, timeoutMs: this.timeoutMs });
+    }
+    return (await readdir(dir)).filter((f) => f.endsWith(".deb")).map((f) => join(dir, f));
+  }
+
+  async install(targets: readonly PackageTarget[], options: InstallOptions): Promise<void> {
+    const args = [
+      "install",
+      "-y",
+      "-q",
+      "--no-install-recommends",
+      "--no-download",
+      "-o",
+      `Dir::Cache::Archives=${options.from}`,
+      "-o",
+      "Dpkg::Options::=--force-confdef",
+      "-o",
+      "Dpkg::Options::=--force-confold",
+      "-o",
+      "DPkg::Lock::Timeout=30",
+      ...(options.allowDowngrades ? ["--allow-downgrades"] : []),
+      ...spec(targets),
+    ];
+    if (!options.holdServices) {
+      await this.exec("apt-get", args, { env: ENV, timeoutMs: this.timeoutMs });
+      return;
+    }
+    await this.holdServiceActions();
+    try {
+      await this.exec("apt-get", args, { env: ENV, timeoutMs: this.timeoutMs });
+    } finally {
+      await this.releaseServiceActions();
+    }
+  }
+
+  /** A temporary policy-rc.d that answers 101 (action forbidden); any existing one is kept aside. */
+  async holdServiceActions(): Promise<void> {
+    const existing = await readFile(this.paths.policyRcD, "utf8").catch(() => null);
+    if (existing !== null && !existing.includes(POLICY_MARKER)) await rename(this.paths.policyRcD, this.paths.policyStash);
+    await writeFile(this.paths.policyRcD, `#!/bin/sh\n${POLICY_MARKER}\nexit 101\n`);
+    await chmod(this.paths.policyRcD, 0o755);
+  }
+
+  /** Undoes holdServiceActions; safe to call at any time (recovery calls it blindly). */
+  async releaseServiceActions(): Promise<void> {
+    const current = await readFile(this.paths.policyRcD, "utf8").catch(() => null);
+    const stashed = await stat(this.paths.policyStash).then(() => true, () => false);
+    if (current !== null && current.includes(POLICY_MARKER)) await rm(this.paths.policyRcD, { force: true });
+    if (stashed) await rename(this.paths.policyStash, this.paths.policyRcD);
+  }
+
+  async repair(): Promise<void> {
+    await this.releaseServiceActions();
+    await this.exec("dpkg", ["--configure", "-a", "--force-confdef", "--force-confold"], { env: ENV, timeoutMs: this.timeoutMs });
+  }
+
+  async lockHolder(): Promise<string | null> {
+    const inodes = new Set<number>();
+    for (const p of this.paths.dpkgLocks) {
+      const s = await stat(p).catch(() => null);
+      if (s) inodes.add(s.ino);
+    }
+    const pids = lockHoldersFromProcLocks(await readFile(this.paths.procLocks, "utf8"), inodes);
+    if (!pids.length) return null;
+    const names = await Promise.all(
+      pids.map(async (pid) => `${(await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "?")).trim()} (pid ${pid})`),
+    );
+    return names.join(", ");
+  }
+
+  async audit(): Promise<string[]> {
+    const { stdout } = await this.exec("dpkg", ["--audit"], { env: ENV, okExitCodes: [0, 1] });
+    return stdout.split("\n").filter((l) => l.trim());
+  }
+
+  async held(names: readonly string[]): Promise<string[]> {
+    const { stdout } = await this.exec("apt-mark", ["showhold"], { env: ENV });
+    const all = stdout.split("\n").map((l) => l.trim().replace(/:\w+$/, ""));
+    return names.filter((n) => all.includes(n));
+  }
+
+  async setHold(names: readonly string[], hold: boolean): Promise<void> {
+    for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
+    if (names.length) await this.exec("apt-mark", [hold ? "hold" : "unhold", ...names], { env: ENV });
+  }
+}
+
+function matchesVersion(file: string, nameEqVersion: string): boolean {
+  const version = nameEqVersion.slice(nameEqVersion.indexOf("=") + 1).replace(/:/g, "%3a");
+  return file.includes(`_${version}_`);
+}

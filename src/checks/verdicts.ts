@@ -1,0 +1,71 @@
+import type { ContainerState, EngineInfo } from "../ports/docker.js";
+import type { ProcessEntry } from "../ports/host.js";
+import type { ServiceFacts } from "../ports/service.js";
+import type { CheckResult } from "../report/report.js";
+import { releaseOf } from "../versions/scheme.js";
+
+export const pass = (name: string, message: string, level: CheckResult["level"] = "error"): CheckResult => ({ name, ok: true, message, level });
+export const fail = (name: string, message: string, level: CheckResult["level"] = "error"): CheckResult => ({ name, ok: false, message, level });
+
+/** FAILURE-MODES #5: dockerd must talk to a containerd it did not start itself. */
+export function containerdVerdict(info: EngineInfo, processes: readonly ProcessEntry[]): CheckResult {
+  const dockerds = new Set(processes.filter((p) => p.comm === "dockerd").map((p) => p.pid));
+  const children = processes.filter((p) => p.comm === "containerd" && dockerds.has(p.ppid));
+  if (children.length) {
+    return fail(
+      "containerd-external",
+      `containerd (pid ${children.map((c) => c.pid).join(", ")}) is a child of dockerd: stopping dockerd stops it and every container; run containerd as its own service and start dockerd with --containerd`,
+    );
+  }
+  if (info.containerdAddress) return pass("containerd-external", `dockerd uses containerd at ${info.containerdAddress}`);
+  const running = processes.some((p) => p.comm === "containerd");
+  return running
+    ? pass("containerd-external", "containerd runs on its own (not a child of dockerd)")
+    : fail("containerd-external", "no containerd process found; cannot prove dockerd uses an external containerd", "warning");
+}
+
+/** FAILURE-MODES #4: KillMode/Delegate of the units; #3: BindsTo containerd stops dockerd on a containerd restart. */
+export function unitVerdicts(facts: ServiceFacts, containerdChanges: boolean): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const [unit, props] of Object.entries(facts.units)) {
+    if (props.LoadState && props.LoadState !== "loaded") {
+      out.push(fail(`unit:${unit}`, `${unit} is ${props.LoadState}`, unit === "docker.service" ? "error" : "warning"));
+      continue;
+    }
+    const problems: string[] = [];
+    if (props.KillMode && props.KillMode !== "process") {
+      problems.push(`KillMode=${props.KillMode} (stopping the unit would kill the containers; set KillMode=process in a drop-in)`);
+    }
+    if (unit === "containerd.service" && props.Delegate && props.Delegate !== "yes") {
+      problems.push(`Delegate=${props.Delegate} (set Delegate=yes)`);
+    }
+    if (unit === "docker.service" && containerdChanges && /containerd\.service/.test(props.BindsTo ?? "")) {
+      problems.push("BindsTo=containerd.service while containerd is upgraded: its restart would stop dockerd");
+    }
+    out.push(
+      problems.length
+        ? fail(`unit:${unit}`, problems.join("; "))
+        : pass(`unit:${unit}`, `KillMode=${props.KillMode ?? "?"}${props.Delegate ? ` Delegate=${props.Delegate}` : ""}`),
+    );
+  }
+  return out;
+}
+
+/** FAILURE-MODES #10 and #12: hazards per container, by the engine version being left. */
+export function containerHazards(engineVersion: string, containers: readonly ContainerState[]): CheckResult[] {
+  const rel = releaseOf(engineVersion);
+  const below = (major: number) => rel !== null && rel.major < major;
+  const running = containers.filter((c) => c.running);
+  const out: CheckResult[] = [];
+  const published = running.filter((c) => c.ports.includes("->") && /:\d/.test(c.ports));
+  if (published.length) {
+    out.push(fail("published-ports", `${published.map((c) => c.name).join(", ")} publish ports through docker-proxy, which refuses connections while dockerd is down`, "warning"));
+  }
+  if (below(25)) {
+    const rm = running.filter((c) => c.autoRemove);
+    if (rm.length) out.push(fail("autoremove-containers", `engines below 25.0 may kill --rm containers on restart: ${rm.map((c) => c.name).join(", ")}`, "warning"));
+    const hc = running.filter((c) => c.health !== null);
+    if (hc.length) out.push(fail("healthcheck-containers", `engines below 25.0 may not re-arm health checks after a restore: ${hc.map((c) => c.name).join(", ")}`, "warning"));
+  }
+  return out;
+}

@@ -1,0 +1,104 @@
+import type { Logger } from "pino";
+import type { Config } from "../../config/schema.js";
+import { ConfigError } from "../../config/load.js";
+import { decideRun, currentWindow } from "../../schedule/windows.js";
+import type { World } from "../../upgrade/ports.js";
+import { upgradeCommand } from "./upgrade.js";
+import { sdNotify } from "../../daemon/sd-notify.js";
+import { startMetrics, type Metrics } from "../../daemon/metrics.js";
+
+type Setup = (opts: { config?: string }) => Promise<{ config: Config; world: World; logger: Logger }>;
+
+const MAX_SLEEP = 60_000;
+
+/** Expected run time: the slowest of the last few runs, else the configured default. */
+async function expectedDuration(world: World): Promise<number> {
+  const recent = (await world.state.reports(10)).filter((r) => !r.dryRun && r.outcome !== "refused" && r.finishedAt);
+  const spans = recent.map((r) => Date.parse(r.finishedAt) - Date.parse(r.startedAt)).filter((n) => n > 0);
+  return spans.length ? Math.max(...spans) * 1.5 : world.config.schedule.expectedDuration;
+}
+
+/**
+ * `daemon`: wakes at least every minute, runs an upgrade when a window is open and leaves room for
+ * it, re-checks the window just before the stop. SIGHUP reloads the config (an invalid one is refused
+ * and the old one kept); SIGTERM/SIGINT end it, never inside the down window.
+ */
+export async function daemonCommand(configFlag: string | undefined, setup: Setup): Promise<number> {
+  let { world, logger } = await setup({ config: configFlag });
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  const onTerm = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    sdNotify("STOPPING=1");
+    wake?.();
+  };
+  const onHup = () => {
+    setup({ config: configFlag }).then(
+      (next) => {
+        metrics?.close();
+        world = next.world;
+        logger = next.logger;
+        metrics = world.config.metrics ? startMetrics(world.config.metrics.listen, world, logger) : null;
+        logger.info("config reloaded");
+        wake?.();
+      },
+      (err: unknown) => logger.error({ err: err instanceof ConfigError ? err.message : err }, "config reload refused; keeping the running config"),
+    );
+  };
+  process.on("SIGTERM", onTerm);
+  process.on("SIGINT", onTerm);
+  process.on("SIGHUP", onHup);
+  let metrics: Metrics | null = world.config.metrics ? startMetrics(world.config.metrics.listen, world, logger) : null;
+  const watchdog = sdNotify.watchdogInterval();
+  const dog = watchdog ? setInterval(() => sdNotify("WATCHDOG=1"), watchdog / 2) : null;
+  sdNotify("READY=1");
+  logger.info({ windows: world.config.schedule.windows.length }, "daemon started");
+  let lastRunAt: number | null = (await world.state.reports(20)).find((r) => !r.dryRun)?.startedAt ? Date.parse((await world.state.reports(20)).find((r) => !r.dryRun)!.startedAt) : null;
+  try {
+    while (!stopping) {
+      const now = world.clock.now();
+      const expected = await expectedDuration(world);
+      const decision = decideRun(world.config.schedule, now, lastRunAt, expected);
+      await metrics?.refresh();
+      if (decision.run) {
+        logger.info({ closes: new Date(decision.window.closes).toISOString() }, "maintenance window open: upgrading");
+        lastRunAt = now;
+        const reports = await upgradeCommand(world, {
+          dryRun: false,
+          beforeStop: () => {
+            const w = currentWindow(world.config.schedule, world.clock.now());
+            if (stopping) return "the daemon is stopping";
+            if (!w) return "the maintenance window closed before the stop";
+            return null;
+          },
+        }).catch((err: unknown) => {
+          logger.error({ err }, "run failed");
+          return [];
+        });
+        for (const r of reports) logger.info({ id: r.id, outcome: r.outcome, downtimeMs: r.daemonDowntimeMs }, "run finished");
+        await metrics?.refresh();
+        continue;
+      }
+      const wait = Math.max(1_000, Math.min(MAX_SLEEP, (decision.retryAt ?? now + MAX_SLEEP) - now));
+      logger.debug({ reason: decision.reason, waitMs: wait }, "waiting");
+      await sleep(wait);
+    }
+  } finally {
+    if (dog) clearInterval(dog);
+    metrics?.close();
+    process.off("SIGTERM", onTerm);
+    process.off("SIGINT", onTerm);
+    process.off("SIGHUP", onHup);
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+import { access, constants } from "node:fs/promises";
+import type { Config } from "../config/schema.js";
+import type { Exec } from "../exec/index.js";
+import { AptPackageManager } from "../adapters/packages/apt.js";
+import type { PackageManagerPort } from "../ports/packages.js";
+
+export class UnsupportedHostError extends Error {
+  override name = "UnsupportedHostError";
+}
+
+const executable = (path: string): Promise<boolean> => access(path, constants.X_OK).then(() => true, () => false);
+
+/** Ordered strategies: each says "not mine" (null) or builds the adapter; one clear error when none fits. */
+type Strategy = { name: "apt" | "dnf"; detect: () => Promise<boolean>; build: () => PackageManagerPort };
+
+export async function detectPackageManager(config: Config, exec: Exec): Promise<PackageManagerPort> {
+  const strategies: Strategy[] = [
+    {
+      name: "apt",
+      detect: async () => (await executable("/usr/bin/apt-get")) && (await executable("/usr/bin/dpkg-query")),
+      build: () => new AptPackageManager(exec, config.packages.timeout),
+    },
+    {
+      name: "dnf",
+      detect: async () => (await executable("/usr/bin/dnf")) && (await executable("/usr/bin/rpm")),
+      build: () => {
+        throw new UnsupportedHostError(
+          "packages.manager dnf: RPM hosts are detected but not supported by this version (version rules are ready, the dnf adapter is not); upgrade by hand",
+        );
+      },
+    },
+  ];
+  const wanted = config.packages.manager;
+  for (const s of strategies) {
+    if (wanted !== "auto" && wanted !== s.name) continue;
+    if (wanted === "auto" && !(await s.detect())) continue;
+    return s.build();
+  }
+  throw new UnsupportedHostError(
+    wanted === "auto" ? "no supported package manager found (looked for apt-get + dpkg-query, dnf + rpm); set packages.manager" : `packages.manager ${wanted} is not available on this host`,
+  );
+}

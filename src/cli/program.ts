@@ -1,0 +1,145 @@
+import { Command, CommanderError, Option } from "commander";
+import type { Logger } from "pino";
+import { ConfigError, loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { createLogger } from "../logging/logger.js";
+import { EXIT } from "../upgrade/run.js";
+import type { World } from "../upgrade/ports.js";
+import { createWorld } from "./world.js";
+import { UnsupportedHostError } from "./detect.js";
+import { printReport, printResult } from "./output.js";
+import { upgradeCommand } from "./commands/upgrade.js";
+import { recoverCommand } from "./commands/recover.js";
+import { formatStatus, statusCommand } from "./commands/status.js";
+import { formatHistory } from "./commands/history.js";
+import { daemonCommand } from "./commands/daemon.js";
+import { LockedError } from "./commands/run-locked.js";
+
+interface Common {
+  config?: string;
+  json?: boolean;
+}
+
+async function setup(opts: Common): Promise<{ config: Config; world: World; logger: Logger }> {
+  const { config } = await loadConfig({ flag: opts.config });
+  const logger = createLogger(config.log.level);
+  return { config, world: await createWorld(config, logger), logger };
+}
+
+const EPILOG = `
+Exit codes: 0 upgraded / would upgrade / up to date; 1 attempted and failed (see the report: rolled back
+or not); 2 bad usage or invalid config; 3 refused by a safety check, nothing touched; 4 another run holds
+the lock. Config: --config FILE, else $DOCKER_LIVE_UPGRADE_CONFIG, else /etc/docker-live-upgrade/config.yaml.`;
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command("docker-live-upgrade")
+    .description("Upgrade Docker Engine to the latest patch release of its MAJOR.MINOR without stopping containers (live restore).")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride()
+    .addHelpText("after", EPILOG);
+
+  const configOpt = () => new Option("-c, --config <file>", "config file (YAML)");
+  const jsonOpt = () => new Option("--json", "print the result as JSON on stdout (logs stay on stderr)");
+
+  const upgrade = async (opts: Common & { dryRun?: boolean; to?: string }) => {
+    const { world } = await setup(opts);
+    const reports = await upgradeCommand(world, { dryRun: opts.dryRun === true, to: opts.to });
+    const last = reports.at(-1)!;
+    if (opts.json) printResult(true, reports.length === 1 ? last : reports, "");
+    else for (const r of reports) printReport(false, r);
+    setExit(last.exitCode);
+  };
+
+  program
+    .command("upgrade")
+    .description("one live upgrade now: preflight, snapshot, download, install, restart, verify, report")
+    .option("-n, --dry-run", "everything up to the stop, read-only: versions, plan, checks, snapshot")
+    .option("--to <version>", "target this version: exact (5:24.0.9-1~debian.12~bookworm) or upstream (24.0.9)")
+    .addOption(configOpt())
+    .addOption(jsonOpt())
+    .addHelpText("after", "\nOnly patch releases of the installed MAJOR.MINOR are allowed; anything else exits 3.")
+    .action(upgrade);
+
+  program
+    .command("plan")
+    .description("alias of `upgrade --dry-run`")
+    .option("--to <version>", "target this version instead of the newest patch release")
+    .addOption(configOpt())
+    .addOption(jsonOpt())
+    .action((opts: Common & { to?: string }) => upgrade({ ...opts, dryRun: true }));
+
+  program
+    .command("recover")
+    .description("finish or undo an interrupted run from its journal; never leaves dockerd stopped")
+    .addOption(configOpt())
+    .addOption(jsonOpt())
+    .action(async (opts: Common) => {
+      const { world } = await setup(opts);
+      const report = await recoverCommand(world);
+      printReport(opts.json === true, report);
+      setExit(report.exitCode);
+    });
+
+  program
+    .command("daemon")
+    .description("stay running and upgrade inside the configured maintenance windows (schedule.windows)")
+    .addOption(configOpt())
+    .action(async (opts: Common) => {
+      setExit(await daemonCommand(opts.config, setup));
+    });
+
+  program
+    .command("status")
+    .description("installed and target versions, last run, next window, lock holder")
+    .addOption(configOpt())
+    .addOption(jsonOpt())
+    .action(async (opts: Common) => {
+      const { world } = await setup(opts);
+      const s = await statusCommand(world);
+      printResult(opts.json === true, s, formatStatus(s));
+    });
+
+  program
+    .command("history")
+    .description("past runs, newest first, from the state directory")
+    .option("--limit <n>", "how many runs", "20")
+    .addOption(configOpt())
+    .addOption(jsonOpt())
+    .action(async (opts: Common & { limit: string }) => {
+      const { world } = await setup(opts);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not ${opts.limit}`);
+      const reports = await world.state.reports(limit);
+      printResult(opts.json === true, reports, formatHistory(reports));
+    });
+
+  return program;
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof UnsupportedHostError) {
+      process.stderr.write(`docker-live-upgrade: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof LockedError) {
+      process.stderr.write(`docker-live-upgrade: ${err.message}\n`);
+      return EXIT.locked;
+    }
+    process.stderr.write(`docker-live-upgrade: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return EXIT.failed;
+  }
+}
+
+

@@ -1,0 +1,44 @@
+import type { Logger } from "pino";
+import { join } from "node:path";
+import type { Config } from "../config/schema.js";
+import { createExec } from "../exec/index.js";
+import { DockerodeDocker } from "../adapters/docker/dockerode-docker.js";
+import { systemClock } from "../adapters/clock/system-clock.js";
+import { FsStateStore } from "../adapters/state/fs-state-store.js";
+import { PidLock } from "../adapters/state/pid-lock.js";
+import { procHost } from "../adapters/host/proc-host.js";
+import { SystemdServiceManager } from "../adapters/service/systemd.js";
+import { OpenrcServiceManager } from "../adapters/service/openrc.js";
+import { CommandServiceManager } from "../adapters/service/command.js";
+import { nodeProbeCheck } from "../probes/transport.js";
+import { createHookRunner } from "../hooks/hooks.js";
+import { createWebhookNotifier } from "../notify/webhook.js";
+import type { ServiceManagerPort } from "../ports/service.js";
+import type { World } from "../upgrade/ports.js";
+import { detectPackageManager } from "./detect.js";
+
+/** The real world: one adapter per port, built from the config. */
+export async function createWorld(config: Config, logger: Logger): Promise<World> {
+  const exec = createExec(logger);
+  const timeout = config.service.timeout;
+  const service: ServiceManagerPort =
+    config.service.manager === "command"
+      ? new CommandServiceManager(exec, { stop: config.service.stop!, start: config.service.start! }, timeout)
+      : config.service.manager === "openrc"
+        ? new OpenrcServiceManager(exec, timeout)
+        : new SystemdServiceManager(exec, timeout);
+  return {
+    config,
+    docker: new DockerodeDocker(config.docker.socket),
+    packages: await detectPackageManager(config, exec),
+    service,
+    clock: systemClock,
+    state: new FsStateStore(config.stateDir),
+    lock: new PidLock(join(config.stateDir, "lock")),
+    host: procHost,
+    probeCheck: nodeProbeCheck,
+    hooks: createHookRunner(exec, config.hooks),
+    notifier: createWebhookNotifier(config.notify, logger),
+    logger,
+  };
+}

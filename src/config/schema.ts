@@ -1,0 +1,132 @@
+import { z } from "zod";
+import { PACKAGE_NAME } from "../plan/roles.js";
+import { parseDuration } from "./duration.js";
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === null) {
+        ctx.addIssue({ code: "custom", message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 30s, 2h)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const argv = z.array(z.string().min(1)).min(1, "an argv list needs at least the program");
+
+const hook = z.union([
+  argv,
+  z.strictObject({ argv, timeout: duration("60s") }),
+]);
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port");
+
+const probe = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, '_', '.', '-' only"),
+    http: z.url({ protocol: /^https?$/ }).optional(),
+    tcp: hostPort.optional(),
+    interval: duration("200ms"),
+    timeout: duration("1s"),
+  })
+  .refine((p) => (p.http === undefined) !== (p.tcp === undefined), { message: "give exactly one of http or tcp" });
+
+const window = z.strictObject({
+  cron: z.string().refine((c) => c.trim().split(/\s+/).length === 5, "a 5-field cron expression (min hour dom month dow)"),
+  duration: duration("2h"),
+  timezone: z
+    .string()
+    .optional()
+    .refine((tz) => tz === undefined || isTimeZone(tz), "not an IANA time zone name (e.g. Europe/Berlin)"),
+});
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const packageName = z.string().regex(PACKAGE_NAME, "not a package name");
+
+export const configSchema = z.strictObject({
+  docker: z
+    .strictObject({
+      socket: z.string().startsWith("/", "an absolute unix socket path").default("/var/run/docker.sock"),
+      readyTimeout: duration("60s"),
+    })
+    .prefault({}),
+  service: z
+    .strictObject({
+      manager: z.enum(["systemd", "openrc", "command"]).default("systemd"),
+      stop: argv.optional(),
+      start: argv.optional(),
+      timeout: duration("120s"),
+    })
+    .prefault({})
+    .superRefine((s, ctx) => {
+      for (const key of ["stop", "start"] as const) {
+        if (s.manager === "command" && !s[key]) {
+          ctx.addIssue({ code: "custom", path: [key], message: "required with manager: command" });
+        }
+        if (s.manager !== "command" && s[key]) {
+          ctx.addIssue({ code: "custom", path: [key], message: `only used with manager: command (manager is ${s.manager})` });
+        }
+      }
+    }),
+  packages: z
+    .strictObject({
+      manager: z.enum(["auto", "apt", "dnf"]).default("auto"),
+      names: z.union([z.literal("auto"), z.array(packageName).min(1)]).default("auto"),
+      engine: z.union([z.literal("auto"), packageName]).default("auto"),
+      refresh: z.boolean().default(true),
+      deny: z.array(z.string().regex(/^[0-9][A-Za-z0-9.+~:-]*$/, "not a version")).default([]),
+      hold: z.boolean().default(false),
+      timeout: duration("15m"),
+    })
+    .prefault({}),
+  upgrade: z
+    .strictObject({
+      order: z.enum(["staged", "stop-first"]).default("staged"),
+      downtimeBudget: duration("90s"),
+      settle: duration("15s"),
+      rollbackOn: z
+        .strictObject({
+          restarted: z.boolean().default(true),
+          missing: z.boolean().default(true),
+          probeFailures: z.number().int().min(0).nullable().default(null),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  stateDir: z.string().startsWith("/", "an absolute path").default("/var/lib/docker-live-upgrade"),
+  probes: z.array(probe).default([]),
+  schedule: z
+    .strictObject({
+      windows: z.array(window).default([]),
+      blackout: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date YYYY-MM-DD")).default([]),
+      minInterval: duration("0s"),
+      expectedDuration: duration("10m"),
+    })
+    .prefault({}),
+  hooks: z
+    .strictObject({
+      pre: z.array(hook).default([]),
+      verify: z.array(hook).default([]),
+      post: z.array(hook).default([]),
+    })
+    .prefault({}),
+  notify: z.array(z.strictObject({ webhook: z.url({ protocol: /^https?$/ }), timeout: duration("10s") })).default([]),
+  metrics: z.strictObject({ listen: hostPort }).optional(),
+  log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info") }).prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ProbeConfig = Config["probes"][number];
+export type HookConfig = Config["hooks"]["pre"][number];

@@ -1,0 +1,61 @@
+import { createServer, type Server } from "node:http";
+import type { Logger } from "pino";
+import { Gauge, Registry } from "prom-client";
+import { splitHostPort } from "../probes/transport.js";
+import { statusCommand } from "../cli/commands/status.js";
+import type { World } from "../upgrade/ports.js";
+
+export interface Metrics {
+  refresh(): Promise<void>;
+  close(): void;
+  registry: Registry;
+}
+
+const OUTCOMES = ["upgraded", "would-upgrade", "up-to-date", "refused", "failed", "rolled-back"] as const;
+
+/** Prometheus exposition on the configured (local) address while the daemon runs. */
+export function startMetrics(listen: string, world: World, logger: Logger): Metrics {
+  const registry = new Registry();
+  const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name: `docker_live_upgrade_${name}`, help, labelNames, registers: [registry] });
+  const lastRunTime = g("last_run_timestamp_seconds", "When the last run finished (unix time)");
+  const lastOutcome = g("last_run_outcome", "1 for the outcome of the last run, 0 for the others", ["outcome"]);
+  const downtime = g("last_daemon_downtime_seconds", "Docker API unreachable during the last run");
+  const containers = g("last_run_containers", "Containers of the last run by verdict", ["verdict"]);
+  const pending = g("pending_upgrade", "1 when a newer patch release of the engine is available");
+  const nextWindow = g("next_window_timestamp_seconds", "When the next maintenance window opens (unix time)");
+  const daemonUp = g("docker_api_up", "1 when the Docker API answers");
+
+  const refresh = async () => {
+    try {
+      const last = (await world.state.reports(5)).find((r) => !r.dryRun);
+      if (last) {
+        lastRunTime.set(Date.parse(last.finishedAt) / 1000);
+        for (const o of OUTCOMES) lastOutcome.set({ outcome: o }, o === last.outcome ? 1 : 0);
+        downtime.set((last.daemonDowntimeMs ?? 0) / 1000);
+        const c = last.containers;
+        for (const v of ["unchanged", "restarted", "missing", "changed", "new"] as const) containers.set({ verdict: v }, c ? c[v].length : 0);
+      }
+      const s = await statusCommand(world);
+      pending.set(s.engine.target && s.engine.target !== s.engine.installed ? 1 : 0);
+      daemonUp.set(s.daemonUp ? 1 : 0);
+      if (s.nextWindow) nextWindow.set(Date.parse(s.nextWindow.opens) / 1000);
+    } catch (err) {
+      logger.warn({ err }, "metrics refresh failed");
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    if (req.url !== "/metrics") {
+      res.writeHead(404).end("see /metrics\n");
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  const [host, port] = splitHostPort(listen);
+  server.listen(port, host, () => logger.info({ listen }, "metrics listening"));
+  server.on("error", (err) => logger.error({ err, listen }, "metrics server failed"));
+  return { refresh, close: () => server.close(), registry };
+}

@@ -1,0 +1,44 @@
+import { execa } from "execa";
+
+export interface RawResult {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  failedToStart: string | undefined;
+}
+
+export interface RawOptions {
+  timeoutMs: number;
+  env: Record<string, string>;
+  cwd?: string | undefined;
+  input?: string | undefined;
+}
+
+/** The only place that starts processes. Never a shell: the program and an argv array. */
+export async function spawnRaw(file: string, args: readonly string[], options: RawOptions): Promise<RawResult> {
+  const result = await execa(file, args, {
+    reject: false,
+    shell: false,
+    stdin: options.input === undefined ? "ignore" : "pipe",
+    input: options.input,
+    timeout: options.timeoutMs,
+    killSignal: "SIGTERM",
+    forceKillAfterDelay: 5_000,
+    env: options.env,
+    extendEnv: true,
+    cwd: options.cwd,
+    stripFinalNewline: true,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const startError = result.failed && result.exitCode === undefined && !result.timedOut && !result.isTerminated;
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: String(result.stdout ?? ""),
+    stderr: String(result.stderr ?? ""),
+    timedOut: result.timedOut,
+    failedToStart: startError ? (result.cause instanceof Error ? result.cause.message : result.shortMessage) : undefined,
+  };
+}

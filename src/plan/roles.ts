@@ -1,0 +1,41 @@
+/**
+ * The Docker packages the planner knows, and the rule each must obey for a live restore.
+ * - engine: the daemon; its version is "the engine version". Patch releases only.
+ * - engine-family: shipped in lockstep with the engine (CLI, rootless extras). Follows the engine's target.
+ * - containerd / runc: the runtime under the shims. Patch releases by default; a MAJOR change is never live-restorable.
+ * - plugin: client plugins, no effect on running containers.
+ */
+export type PackageRole = "engine" | "engine-family" | "containerd" | "runc" | "plugin";
+
+const ROLES: Record<string, PackageRole> = {
+  "docker-ce": "engine",
+  "docker.io": "engine",
+  "moby-engine": "engine",
+  "docker-engine": "engine",
+  "docker-ce-cli": "engine-family",
+  "docker-ce-rootless-extras": "engine-family",
+  "moby-cli": "engine-family",
+  "containerd.io": "containerd",
+  containerd: "containerd",
+  "moby-containerd": "containerd",
+  runc: "runc",
+  "moby-runc": "runc",
+  "docker-buildx-plugin": "plugin",
+  "docker-compose-plugin": "plugin",
+  "moby-buildx": "plugin",
+  "moby-compose": "plugin",
+};
+
+/** In order of preference when several engines are somehow installed. */
+export const ENGINE_PACKAGES = Object.keys(ROLES).filter((n) => ROLES[n] === "engine");
+export const KNOWN_PACKAGES = Object.keys(ROLES);
+
+export function roleOf(name: string): PackageRole | null {
+  return ROLES[name] ?? null;
+}
+
+/** Debian policy package names; also what rpm accepts for the names we use. */
+export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]{1,127}$/;
+
+/** Upstream versions with a known live-restore bug (moby#45898: 24.0.3 panics restoring bind-mount containers). */
+export const KNOWN_BAD_UPSTREAM = ["24.0.3"];

@@ -1,0 +1,148 @@
+import {
+  formatSeries,
+  isPrerelease,
+  releaseOf,
+  sameSeries,
+  type Release,
+  type VersionScheme,
+} from "../versions/scheme.js";
+import type { PackageRole } from "./roles.js";
+
+export type TargetResolution =
+  | { kind: "target"; version: string; note: string }
+  | { kind: "up-to-date"; version: string; note: string }
+  | { kind: "refused"; reason: string };
+
+export interface TargetRequest {
+  scheme: VersionScheme;
+  installed: string;
+  /** Every version the package manager can install, any order, may include the installed one. */
+  available: readonly string[];
+  /** `--to`: an exact package version or an upstream version matching exactly one candidate. */
+  to?: string | undefined;
+  /** Upstream versions never to select (known restore bugs, operator's list). */
+  deny: readonly string[];
+}
+
+const descending = (scheme: VersionScheme, versions: readonly string[]): string[] =>
+  [...new Set(versions)].sort((a, b) => scheme.compare(b, a));
+
+function seriesOf(scheme: VersionScheme, version: string): Release | null {
+  return releaseOf(scheme.upstream(version));
+}
+
+function denied(scheme: VersionScheme, version: string, deny: readonly string[]): string | undefined {
+  const upstream = scheme.upstream(version);
+  const rel = releaseOf(upstream);
+  return deny.find((d) => d === version || d === upstream || (rel !== null && /^\d+\.\d+\.\d+$/.test(d) && sameRelease(rel, releaseOf(d))));
+}
+
+const sameRelease = (a: Release, b: Release | null): boolean =>
+  b !== null && a.major === b.major && a.minor === b.minor && a.patch === b.patch;
+
+/**
+ * The versions in the installed MAJOR.MINOR series that may be targeted: newest first, no pre-releases
+ * (unless the installed version is one), nothing on the deny-list.
+ */
+export function patchCandidates(req: Omit<TargetRequest, "to">): string[] {
+  const { scheme, installed, deny } = req;
+  const series = seriesOf(scheme, installed);
+  if (!series) return [];
+  const allowPre = isPrerelease(scheme.upstream(installed));
+  return descending(scheme, req.available).filter((v) => {
+    const rel = seriesOf(scheme, v);
+    return (
+      rel !== null &&
+      sameSeries(rel, series) &&
+      (allowPre || !isPrerelease(scheme.upstream(v))) &&
+      denied(scheme, v, deny) === undefined
+    );
+  });
+}
+
+/** Picks the engine's target: the newest patch release of the installed MAJOR.MINOR, or what `--to` names. */
+export function resolveTarget(req: TargetRequest): TargetResolution {
+  const { scheme, installed } = req;
+  const series = seriesOf(scheme, installed);
+  if (!series) return { kind: "refused", reason: `cannot read a MAJOR.MINOR from the installed version ${installed}` };
+  const candidates = patchCandidates(req);
+  const seriesName = formatSeries(series);
+  const allowed = candidates.length
+    ? `allowed in ${seriesName}: ${candidates.slice(0, 5).join(", ")}`
+    : `no other ${seriesName} release is available`;
+
+  if (req.to === undefined) {
+    const newest = candidates[0];
+    if (newest === undefined || scheme.compare(newest, installed) <= 0) {
+      return { kind: "up-to-date", version: installed, note: `${installed} is the newest ${seriesName} release available` };
+    }
+    return { kind: "target", version: newest, note: `newest ${seriesName} patch release` };
+  }
+
+  const to = req.to.trim();
+  const all = descending(scheme, [...req.available, installed]);
+  let chosen: string;
+  if (all.includes(to)) {
+    chosen = to;
+  } else {
+    const matches = all.filter((v) => {
+      const up = scheme.upstream(v);
+      const rel = releaseOf(up);
+      return up === to || (/^\d+\.\d+\.\d+$/.test(to) && rel !== null && sameRelease(rel, releaseOf(to)));
+    });
+    if (matches.length === 0) {
+      return { kind: "refused", reason: `--to ${to}: no such version is available; ${allowed}` };
+    }
+    if (matches.length > 1) {
+      return { kind: "refused", reason: `--to ${to} matches ${matches.length} versions (${matches.join(", ")}); name one exactly` };
+    }
+    chosen = matches[0]!;
+  }
+  const rule = checkJump(scheme, "engine", installed, chosen);
+  if (!rule.ok) return { kind: "refused", reason: `${rule.message}; ${allowed}` };
+  const bad = denied(scheme, chosen, req.deny);
+  if (bad !== undefined) {
+    return { kind: "refused", reason: `${chosen} is on the deny-list (${bad}: known live-restore bug); ${allowed}` };
+  }
+  if (scheme.compare(chosen, installed) === 0) {
+    return { kind: "up-to-date", version: installed, note: `${installed} is already installed` };
+  }
+  return { kind: "target", version: chosen, note: "requested with --to" };
+}
+
+export interface JumpVerdict {
+  ok: boolean;
+  message: string;
+}
+
+/**
+ * The live-restore rule for one package change, by role. Engine and engine-family: same MAJOR.MINOR
+ * and not a downgrade. containerd and runc: same MAJOR (containerd 1.x to 2.x is not live-restorable)
+ * and not a downgrade. Plugins: anything.
+ */
+export function checkJump(scheme: VersionScheme, role: PackageRole | null, from: string, to: string): JumpVerdict {
+  if (role === "plugin" || role === null) return { ok: true, message: `${from} -> ${to}: no live-restore rule for this package` };
+  const a = seriesOf(scheme, from);
+  const b = seriesOf(scheme, to);
+  if (!a || !b) return { ok: false, message: `cannot read MAJOR.MINOR from ${!a ? from : to}` };
+  const cmp = scheme.compare(to, from);
+  if (cmp < 0) {
+    return { ok: false, message: `${from} -> ${to} is a downgrade; live restore across a downgrade is not supported` };
+  }
+  if (role === "engine" || role === "engine-family") {
+    if (!sameSeries(a, b)) {
+      return {
+        ok: false,
+        message: `${from} -> ${to} crosses from ${formatSeries(a)} to ${formatSeries(b)}: live restore only holds across patch releases of one MAJOR.MINOR`,
+      };
+    }
+    return { ok: true, message: `${from} -> ${to}: patch release within ${formatSeries(a)}` };
+  }
+  if (a.major !== b.major) {
+    return { ok: false, message: `${from} -> ${to} changes ${role} MAJOR ${a.major} to ${b.major}: not live-restorable` };
+  }
+  if (!sameSeries(a, b)) {
+    return { ok: false, message: `${from} -> ${to} changes ${role} MINOR (${a.major}.${a.minor} to ${b.major}.${b.minor}): only patch releases are planned` };
+  }
+  return { ok: true, message: `${from} -> ${to}: patch release within ${a.major}.${a.minor}` };
+}

@@ -1,0 +1,54 @@
+import type { VersionScheme } from "../versions/scheme.js";
+
+export interface InstalledPackage {
+  name: string;
+  version: string;
+  /** dpkg's db:Status-Abbrev ("ii ") or rpm's equivalent; ok is false for half-installed/unpacked states. */
+  status: string;
+  ok: boolean;
+}
+
+export interface PackageTarget {
+  name: string;
+  version: string;
+}
+
+export interface SimulatedChange {
+  name: string;
+  from: string | null;
+  to: string | null;
+  action: "install" | "upgrade" | "downgrade" | "remove" | "reinstall";
+}
+
+export interface InstallOptions {
+  /** Folder holding the already-downloaded packages; nothing else is fetched. */
+  from: string;
+  allowDowngrades: boolean;
+  /** Keep package scripts from starting, stopping or restarting services (policy-rc.d on Debian). */
+  holdServices: boolean;
+}
+
+export interface PackageManagerPort {
+  readonly kind: "apt" | "dnf";
+  readonly scheme: VersionScheme;
+  refresh(): Promise<void>;
+  /** The named packages that are installed (absent ones are left out). */
+  installed(names: readonly string[]): Promise<InstalledPackage[]>;
+  /** Every version of the package the configured sources offer (may include the installed one). */
+  available(name: string): Promise<string[]>;
+  /** What the package manager would do to install exactly these versions, without doing it. */
+  simulate(targets: readonly PackageTarget[]): Promise<SimulatedChange[]>;
+  /** Whether those exact versions can be fetched (or are already in `dir`). */
+  downloadable(targets: readonly PackageTarget[]): Promise<{ ok: boolean; message: string }>;
+  /** Downloads those versions (and what they need) into dir; returns the files. */
+  fetch(targets: readonly PackageTarget[], dir: string): Promise<string[]>;
+  install(targets: readonly PackageTarget[], options: InstallOptions): Promise<void>;
+  /** Finishes an interrupted package run (dpkg --configure -a). */
+  repair(): Promise<void>;
+  /** The process holding the package database lock, or null. */
+  lockHolder(): Promise<string | null>;
+  /** Problems the package database reports (dpkg --audit); empty when consistent. */
+  audit(): Promise<string[]>;
+  held(names: readonly string[]): Promise<string[]>;
+  setHold(names: readonly string[], hold: boolean): Promise<void>;
+}

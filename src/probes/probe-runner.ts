@@ -1,0 +1,85 @@
+import type { ProbeConfig } from "../config/schema.js";
+import type { Clock } from "../ports/clock.js";
+import type { ProbeResult } from "../report/report.js";
+import type { ProbeCheck } from "./transport.js";
+
+interface Tally {
+  attempts: number;
+  failures: number;
+  longestOutageMs: number;
+  outageSince: number | null;
+}
+
+/**
+ * Probes every configured service on its interval, from before the stop until verification ends,
+ * counting attempts, failures and the longest continuous outage.
+ */
+export class ProbeRunner {
+  private readonly controller = new AbortController();
+  private readonly tallies = new Map<string, Tally>();
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly probes: readonly ProbeConfig[],
+    private readonly check: ProbeCheck,
+    private readonly clock: Clock,
+  ) {}
+
+  start(): void {
+    for (const probe of this.probes) {
+      const tally: Tally = { attempts: 0, failures: 0, longestOutageMs: 0, outageSince: null };
+      this.tallies.set(probe.name, tally);
+      this.loops.push(this.loop(probe, tally));
+    }
+  }
+
+  private async loop(probe: ProbeConfig, tally: Tally): Promise<void> {
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      const at = this.clock.now();
+      let ok = true;
+      try {
+        await this.check(probe, signal);
+      } catch {
+        ok = false;
+      }
+      if (signal.aborted) break;
+      tally.attempts++;
+      if (ok) {
+        if (tally.outageSince !== null) {
+          tally.longestOutageMs = Math.max(tally.longestOutageMs, at - tally.outageSince);
+          tally.outageSince = null;
+        }
+      } else {
+        tally.failures++;
+        tally.outageSince ??= at;
+      }
+      const wait = probe.interval - (this.clock.now() - at);
+      if (wait > 0) await this.clock.sleep(wait, signal).catch(() => undefined);
+    }
+  }
+
+  /** Failures so far, across all probes. */
+  failures(): number {
+    let n = 0;
+    for (const t of this.tallies.values()) n += t.failures;
+    return n;
+  }
+
+  async stop(): Promise<ProbeResult[]> {
+    this.controller.abort();
+    await Promise.all(this.loops);
+    const end = this.clock.now();
+    return this.probes.map((p) => {
+      const t = this.tallies.get(p.name)!;
+      const open = t.outageSince !== null ? end - t.outageSince : 0;
+      return {
+        name: p.name,
+        target: p.http ?? p.tcp ?? "",
+        attempts: t.attempts,
+        failures: t.failures,
+        longestOutageMs: Math.max(t.longestOutageMs, open),
+      };
+    });
+  }
+}

@@ -1,0 +1,57 @@
+import type { ContainerDiff } from "../upgrade/diff.js";
+
+export type Outcome = "upgraded" | "would-upgrade" | "up-to-date" | "refused" | "failed" | "rolled-back";
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  message: string;
+  /** "error" refuses the run when not ok; "warning" is reported and the run goes on. */
+  level: "error" | "warning";
+}
+
+export interface StepRecord {
+  name: string;
+  startedAt: string;
+  durationMs: number;
+  ok: boolean;
+}
+
+export interface ProbeResult {
+  name: string;
+  target: string;
+  attempts: number;
+  failures: number;
+  longestOutageMs: number;
+}
+
+export interface PackageChangeRecord {
+  name: string;
+  from: string | null;
+  to: string | null;
+}
+
+/** The run report (contract fields first, then extras). One file per run under stateDir/reports. */
+export interface RunReport {
+  id: string;
+  command: "upgrade" | "recover";
+  startedAt: string;
+  finishedAt: string;
+  dryRun: boolean;
+  outcome: Outcome;
+  engine: { package: string | null; from: string | null; to: string | null };
+  packages: PackageChangeRecord[];
+  checks: CheckResult[];
+  daemonDowntimeMs: number | null;
+  containers: ContainerDiff | null;
+  probes: ProbeResult[];
+  steps: StepRecord[];
+  error: { message: string; step: string } | null;
+  /** What state the host is in when the run ends, in one sentence. */
+  hostState: string;
+  order: "staged" | "stop-first" | null;
+  engineVersion: { before: string | null; after: string | null };
+  snapshot: { id: string; name: string; status: string; pid: number; startedAt: string; paused: boolean }[];
+  recovery: { found: string; actions: string[] } | null;
+  exitCode: number;
+}

@@ -1,0 +1,61 @@
+import type { ContainerState } from "../ports/docker.js";
+
+export interface ContainerRef {
+  id: string;
+  name: string;
+}
+
+export interface ContainerDiff {
+  before: number;
+  after: number;
+  unchanged: ContainerRef[];
+  restarted: ContainerRef[];
+  missing: ContainerRef[];
+  changed: (ContainerRef & { what: string })[];
+  new: ContainerRef[];
+}
+
+const ref = (c: ContainerState): ContainerRef => ({ id: c.id, name: c.name });
+
+/**
+ * Classifies every container. "Not restarted" means same Id AND same State.Pid AND same State.StartedAt:
+ * after a restore dockerd resets RestartCount, so it proves nothing (FAILURE-MODES #13).
+ */
+export function diffContainers(before: readonly ContainerState[], after: readonly ContainerState[]): ContainerDiff {
+  const afterById = new Map(after.map((c) => [c.id, c]));
+  const beforeIds = new Set(before.map((c) => c.id));
+  const diff: ContainerDiff = {
+    before: before.length,
+    after: after.length,
+    unchanged: [],
+    restarted: [],
+    missing: [],
+    changed: [],
+    new: after.filter((c) => !beforeIds.has(c.id)).map(ref),
+  };
+  for (const b of before) {
+    const a = afterById.get(b.id);
+    if (!a) {
+      diff.missing.push(ref(b));
+      continue;
+    }
+    if (a.startedAt !== b.startedAt || (b.running && a.running && a.pid !== b.pid)) {
+      diff.restarted.push(ref(b));
+      continue;
+    }
+    const what: string[] = [];
+    if (b.running !== a.running) what.push(`status ${b.status} -> ${a.status}`);
+    if (b.paused !== a.paused) what.push(`paused ${b.paused} -> ${a.paused}`);
+    if (b.ports !== a.ports) what.push(`ports "${b.ports}" -> "${a.ports}"`);
+    if (b.networks.join(",") !== a.networks.join(",")) what.push(`networks ${b.networks.join(",")} -> ${a.networks.join(",")}`);
+    if (b.health === "healthy" && a.health === "unhealthy") what.push("health healthy -> unhealthy");
+    if (what.length) diff.changed.push({ ...ref(b), what: what.join("; ") });
+    else diff.unchanged.push(ref(b));
+  }
+  return diff;
+}
+
+/** A verdict the operator would call a loss: restarted, gone, stopped, or unpaused behind their back. */
+export function harmed(diff: ContainerDiff): number {
+  return diff.restarted.length + diff.missing.length + diff.changed.length;
+}

@@ -1,0 +1,122 @@
+import type { InstalledPackage, PackageTarget, SimulatedChange } from "../ports/packages.js";
+import type { CheckResult } from "../report/report.js";
+import { checkJump, patchCandidates, resolveTarget } from "../plan/target.js";
+import { ENGINE_PACKAGES, KNOWN_BAD_UPSTREAM, KNOWN_PACKAGES, roleOf } from "../plan/roles.js";
+import type { VersionScheme } from "../versions/scheme.js";
+import { fail, pass } from "../checks/verdicts.js";
+
+export interface PlannedChange {
+  name: string;
+  from: string | null;
+  to: string | null;
+}
+
+export interface UpgradePlan {
+  engine: { name: string; from: string; to: string };
+  /** What the package manager says it will do (simulation). */
+  changes: PlannedChange[];
+  /** name=version passed to the package manager. */
+  targets: PackageTarget[];
+  /** The versions installed now of every package that changes: what a rollback puts back. */
+  previous: PackageTarget[];
+  restartContainerd: boolean;
+}
+
+export interface PackageSelection {
+  engine: InstalledPackage | null;
+  packages: InstalledPackage[];
+  check: CheckResult;
+}
+
+/** names: auto finds the installed engine packages; engine: auto picks the first engine among them. */
+export function selectPackages(installed: readonly InstalledPackage[], names: "auto" | readonly string[], engine: string): PackageSelection {
+  const wanted = names === "auto" ? KNOWN_PACKAGES : names;
+  const packages = installed.filter((p) => wanted.includes(p.name));
+  const engineName = engine === "auto" ? ENGINE_PACKAGES.find((n) => packages.some((p) => p.name === n)) : engine;
+  const found = packages.find((p) => p.name === engineName) ?? null;
+  if (!found) {
+    const looked = engine === "auto" ? ENGINE_PACKAGES.join(", ") : engine;
+    return {
+      engine: null,
+      packages,
+      check: fail("engine-package", `no installed engine package found (looked for ${looked}); set packages.engine to the package that installs dockerd`),
+    };
+  }
+  const others = packages.filter((p) => p !== found).map((p) => `${p.name} ${p.version}`);
+  return {
+    engine: found,
+    packages,
+    check: pass("engine-package", `${found.name} ${found.version}${others.length ? `; with ${others.join(", ")}` : ""}`),
+  };
+}
+
+export type Resolution =
+  | { kind: "target"; targets: PackageTarget[]; engineTarget: string; check: CheckResult }
+  | { kind: "up-to-date"; check: CheckResult }
+  | { kind: "refused"; check: CheckResult };
+
+/** The engine's target and each companion's: engine-family follows the engine, containerd/runc take their newest patch. */
+export function resolveTargets(
+  scheme: VersionScheme,
+  selection: PackageSelection & { engine: InstalledPackage },
+  available: Record<string, string[]>,
+  to: string | undefined,
+  deny: readonly string[],
+): Resolution {
+  const engine = selection.engine;
+  const allDeny = [...KNOWN_BAD_UPSTREAM, ...deny];
+  const res = resolveTarget({ scheme, installed: engine.version, available: available[engine.name] ?? [], to, deny: allDeny });
+  if (res.kind === "refused") return { kind: "refused", check: fail("target", res.reason) };
+  const targets: PackageTarget[] = [];
+  const engineTarget = res.version;
+  if (res.kind === "target") targets.push({ name: engine.name, version: engineTarget });
+  for (const p of selection.packages) {
+    if (p === engine) continue;
+    const role = roleOf(p.name);
+    const versions = available[p.name] ?? [];
+    let version: string | undefined;
+    if (role === "engine-family") {
+      version = versions.includes(engineTarget) ? engineTarget : patchCandidates({ scheme, installed: p.version, available: versions, deny: allDeny })[0];
+    } else if (role === "containerd" || role === "runc") {
+      version = patchCandidates({ scheme, installed: p.version, available: versions, deny: [] })[0];
+    }
+    if (version !== undefined && scheme.compare(version, p.version) > 0) targets.push({ name: p.name, version });
+  }
+  if (!targets.length) return { kind: "up-to-date", check: pass("target", res.note) };
+  const message = `${targets.map((t) => `${t.name} ${t.version}`).join(", ")} (${res.kind === "target" ? res.note : "engine up to date; companions have patch releases"})`;
+  return { kind: "target", targets, engineTarget, check: pass("target", message) };
+}
+
+/** Every change the package manager would make must obey its role's live-restore rule. */
+export function judgeSimulation(scheme: VersionScheme, changes: readonly SimulatedChange[], targets: readonly PackageTarget[]): CheckResult[] {
+  const out: CheckResult[] = [];
+  const removed = changes.filter((c) => c.action === "remove");
+  if (removed.length) {
+    out.push(fail("simulation", `the package manager would remove ${removed.map((c) => c.name).join(", ")}; resolve the conflict by hand first`));
+  }
+  const missing = targets.filter((t) => !changes.some((c) => c.name === t.name && c.to === t.version));
+  if (missing.length) {
+    out.push(fail("simulation", `the package manager would not install ${missing.map((t) => `${t.name}=${t.version}`).join(", ")}`));
+  }
+  if (!removed.length && !missing.length) {
+    out.push(pass("simulation", `${changes.length} package change(s): ${changes.map((c) => `${c.name} ${c.from ?? "(new)"} -> ${c.to}`).join(", ")}`));
+  }
+  for (const c of changes) {
+    if (c.action === "remove" || c.from === null || c.to === null) continue;
+    const role = roleOf(c.name);
+    if (role === null) continue;
+    const verdict = checkJump(scheme, role, c.from, c.to);
+    out.push({ name: role === "engine" ? "patch-only" : `patch-only:${c.name}`, ok: verdict.ok, message: verdict.message, level: "error" });
+  }
+  return out;
+}
+
+export function buildPlan(engine: { name: string; from: string; to: string }, changes: readonly SimulatedChange[], targets: PackageTarget[]): UpgradePlan {
+  return {
+    engine,
+    changes: changes.map((c) => ({ name: c.name, from: c.from, to: c.to })),
+    targets,
+    previous: changes.filter((c) => c.from !== null).map((c) => ({ name: c.name, version: c.from! })),
+    restartContainerd: changes.some((c) => roleOf(c.name) === "containerd"),
+  };
+}

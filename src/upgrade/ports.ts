@@ -1,0 +1,28 @@
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.js";
+import type { ProbeCheck } from "../probes/transport.js";
+import type { Clock } from "../ports/clock.js";
+import type { DockerPort } from "../ports/docker.js";
+import type { HostPort } from "../ports/host.js";
+import type { LockPort } from "../ports/lock.js";
+import type { PackageManagerPort } from "../ports/packages.js";
+import type { ServiceManagerPort } from "../ports/service.js";
+import type { StateStore } from "../ports/state-store.js";
+import type { HookRunner } from "../hooks/hooks.js";
+import type { Notifier } from "../notify/notifier.js";
+
+/** Everything a run touches, injected: the real adapters in the CLI, fakes in unit tests. */
+export interface World {
+  config: Config;
+  docker: DockerPort;
+  packages: PackageManagerPort;
+  service: ServiceManagerPort;
+  clock: Clock;
+  state: StateStore;
+  lock: LockPort;
+  host: HostPort;
+  probeCheck: ProbeCheck;
+  hooks: HookRunner;
+  notifier: Notifier;
+  logger: Logger;
+}

@@ -1,0 +1,136 @@
+import type { ContainerState, EngineInfo, EngineVersion } from "../ports/docker.js";
+import type { CheckResult } from "../report/report.js";
+import { containerdVerdict, containerHazards, fail, pass, unitVerdicts } from "../checks/verdicts.js";
+import { buildPlan, judgeSimulation, resolveTargets, selectPackages, type UpgradePlan } from "./plan.js";
+import { KNOWN_PACKAGES } from "../plan/roles.js";
+import type { World } from "./ports.js";
+import { takeSnapshot } from "./snapshot.js";
+
+export interface PreflightResult {
+  checks: CheckResult[];
+  /** "proceed" with a plan, "up-to-date", or "refused" (a failing error-level check). */
+  verdict: "proceed" | "up-to-date" | "refused";
+  plan: UpgradePlan | null;
+  engine: { package: string | null; from: string | null; to: string | null };
+  version: EngineVersion | null;
+  info: EngineInfo | null;
+  snapshot: ContainerState[];
+}
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Every check before the stop, read-only. Each check is recorded whatever its verdict; the first
+ * failing error-level check that makes later checks meaningless ends the preflight early.
+ */
+export async function preflight(world: World, options: { to?: string | undefined; dryRun: boolean }): Promise<PreflightResult> {
+  const { docker, packages, config } = world;
+  const checks: CheckResult[] = [];
+  const result: PreflightResult = { checks, verdict: "refused", plan: null, engine: { package: null, from: null, to: null }, version: null, info: null, snapshot: [] };
+  const refused = (): PreflightResult => ({ ...result, verdict: "refused" });
+
+  try {
+    await docker.ping(5_000);
+    result.version = await docker.version();
+    result.info = await docker.info();
+    checks.push(pass("api-reachable", `engine ${result.version.version} (API ${result.version.apiVersion}) at ${config.docker.socket}`));
+  } catch (err) {
+    checks.push(fail("api-reachable", `cannot reach the Docker API at ${config.docker.socket}: ${message(err)}; is dockerd running and docker.socket the right path?`));
+    return refused();
+  }
+  const info = result.info;
+  checks.push(
+    info.liveRestoreEnabled
+      ? pass("live-restore", "live restore is enabled")
+      : fail("live-restore", 'live restore is off: stopping dockerd would stop every container; set "live-restore": true in /etc/docker/daemon.json and reload dockerd (SIGHUP), then run again'),
+  );
+  checks.push(
+    info.swarmState === "inactive"
+      ? pass("swarm-inactive", "swarm mode is inactive")
+      : fail("swarm-inactive", `swarm mode is ${info.swarmState}: live restore is incompatible with swarm mode; upgrade swarm nodes by draining them`),
+  );
+  checks.push(pass("daemon-options", `recorded Driver=${info.driver} DockerRootDir=${info.dockerRootDir} CgroupDriver=${info.cgroupDriver || "?"}`));
+
+  const names = config.packages.names === "auto" ? KNOWN_PACKAGES : config.packages.names;
+  const installed = await packages.installed(names);
+  const selection = selectPackages(installed, config.packages.names, config.packages.engine);
+  checks.push(selection.check);
+  if (!selection.engine) return refused();
+  const engine = selection.engine;
+  result.engine = { package: engine.name, from: engine.version, to: null };
+
+  const broken = installed.filter((p) => !p.ok);
+  const audit = await packages.audit();
+  checks.push(
+    broken.length || audit.length
+      ? fail("package-state", `the package database is not consistent (${[...broken.map((p) => `${p.name} ${p.status}`), ...audit.slice(0, 3)].join("; ")}); run dpkg --configure -a first`)
+      : pass("package-state", "every package is fully installed"),
+  );
+
+  if (config.packages.refresh && !options.dryRun) {
+    try {
+      await packages.refresh();
+      checks.push(pass("package-lists", "package lists refreshed"));
+    } catch (err) {
+      checks.push(fail("package-lists", `could not refresh the package lists: ${message(err)}`, "warning"));
+    }
+  }
+
+  const available: Record<string, string[]> = {};
+  for (const p of selection.packages) available[p.name] = await packages.available(p.name);
+  const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, options.to, config.packages.deny);
+  checks.push(resolution.check);
+  if (resolution.kind === "refused") return refused();
+
+  result.snapshot = await takeSnapshot(docker);
+  checks.push(pass("snapshot", `${result.snapshot.length} containers (${result.snapshot.filter((c) => c.running).length} running)`));
+  checks.push(...containerHazards(result.version.version, result.snapshot));
+
+  if (resolution.kind === "up-to-date") {
+    result.engine.to = engine.version;
+    result.verdict = checks.some((c) => !c.ok && c.level === "error") ? "refused" : "up-to-date";
+    return result;
+  }
+  result.engine.to = resolution.targets.find((t) => t.name === engine.name)?.version ?? engine.version;
+
+  const changes = await packages.simulate(resolution.targets).catch((err: unknown) => {
+    checks.push(fail("simulation", `the package manager refuses the plan: ${message(err)}`));
+    return null;
+  });
+  if (!changes) return refused();
+  checks.push(...judgeSimulation(packages.scheme, changes, resolution.targets));
+  const plan = buildPlan({ name: engine.name, from: engine.version, to: result.engine.to }, changes, resolution.targets);
+  result.plan = plan;
+
+  const holder = await packages.lockHolder();
+  checks.push(holder ? fail("package-lock", `the package database is locked by ${holder}; wait for it to finish`) : pass("package-lock", "the package database is not locked"));
+
+  const held = await packages.held(plan.changes.map((c) => c.name));
+  if (held.length && !config.packages.hold) {
+    checks.push(fail("package-holds", `${held.join(", ")} held by someone else (apt-mark showhold); release the hold, or set packages.hold: true to let the upgrader manage holds`));
+  } else {
+    checks.push(pass("package-holds", held.length ? `${held.join(", ")} held by the upgrader between runs` : "no holds on the planned packages"));
+  }
+
+  const dl = await packages.downloadable(plan.targets);
+  checks.push({ name: "downloadable", ok: dl.ok, message: dl.message, level: "error" });
+  const back = await packages.downloadable(plan.previous);
+  checks.push({
+    name: "rollback-available",
+    ok: back.ok,
+    message: back.ok ? `previous versions fetchable for a rollback: ${plan.previous.map((p) => `${p.name}=${p.version}`).join(", ")}` : `${back.message}: a rollback would not be possible`,
+    level: "error",
+  });
+
+  if (world.service.kind === "systemd") {
+    try {
+      checks.push(...unitVerdicts(await world.service.facts(), plan.restartContainerd));
+    } catch (err) {
+      checks.push(fail("units", `cannot read the systemd units: ${message(err)}`));
+    }
+  }
+  checks.push(containerdVerdict(info, await world.host.processes()));
+
+  result.verdict = checks.some((c) => !c.ok && c.level === "error") ? "refused" : "proceed";
+  return result;
+}

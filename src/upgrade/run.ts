@@ -1,0 +1,241 @@
+import { randomBytes } from "node:crypto";
+import { ProbeRunner } from "../probes/probe-runner.js";
+import type { CheckResult, Outcome, RunReport } from "../report/report.js";
+import { transition, type RunContext } from "./context.js";
+import { restartDaemon, startDaemon, stopDaemon } from "./daemon-cycle.js";
+import { harmed } from "./diff.js";
+import type { InterruptGate } from "./interrupt.js";
+import type { Journal } from "./journal.js";
+import type { World } from "./ports.js";
+import { preflight } from "./preflight.js";
+import { rollback } from "./rollback.js";
+import { StepError, StepRecorder } from "./steps.js";
+import { verifyAfterStart } from "./verify.js";
+
+export interface UpgradeOptions {
+  dryRun: boolean;
+  to?: string | undefined;
+  interrupt: InterruptGate;
+  /** Asked just before the commit point; a reason string cancels the run (e.g. the window closed). */
+  beforeStop?: () => string | null;
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, locked: 4 } as const;
+
+export function newRunId(now: number): string {
+  return `${new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+}
+
+export function emptyReport(id: string, command: RunReport["command"], startedAt: number, dryRun: boolean): RunReport {
+  return {
+    id,
+    command,
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: "",
+    dryRun,
+    outcome: "failed",
+    engine: { package: null, from: null, to: null },
+    packages: [],
+    checks: [],
+    daemonDowntimeMs: null,
+    containers: null,
+    probes: [],
+    steps: [],
+    error: null,
+    hostState: "",
+    order: null,
+    engineVersion: { before: null, after: null },
+    snapshot: [],
+    recovery: null,
+    exitCode: EXIT.failed,
+  };
+}
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const errorOf = (err: unknown, fallbackStep: string) => ({ message: message(err), step: err instanceof StepError ? err.step : fallbackStep });
+
+/**
+ * One live upgrade: preflight, snapshot, download, then (staged) install with service actions held,
+ * one restart; or (stop-first) stop, install, start; then verify, roll back on failure, report.
+ * Every state that changes the host is journaled before it is entered.
+ */
+export async function runUpgrade(world: World, options: UpgradeOptions): Promise<RunReport> {
+  const { clock, config, logger } = world;
+  const started = clock.now();
+  const report = emptyReport(newRunId(started), "upgrade", started, options.dryRun);
+  const steps = new StepRecorder(clock);
+  report.steps = steps.steps;
+  const finish = async (outcome: Outcome, exitCode: number, hostState: string): Promise<RunReport> => {
+    report.outcome = outcome;
+    report.exitCode = exitCode;
+    report.hostState = hostState;
+    report.finishedAt = new Date(clock.now()).toISOString();
+    return report;
+  };
+
+  let pre;
+  try {
+    pre = await steps.run("preflight", () => preflight(world, { to: options.to, dryRun: options.dryRun }));
+  } catch (err) {
+    report.error = errorOf(err, "preflight");
+    return finish("failed", EXIT.failed, "unchanged: the preflight could not complete, nothing was touched");
+  }
+  report.checks = pre.checks;
+  report.engine = pre.engine;
+  report.engineVersion.before = pre.version?.version ?? null;
+  report.snapshot = pre.snapshot.map((c) => ({ id: c.id, name: c.name, status: c.status, pid: c.pid, startedAt: c.startedAt, paused: c.paused }));
+  report.packages = pre.plan?.changes ?? [];
+  report.order = config.upgrade.order;
+  const untouched = "unchanged: nothing was stopped, installed or downloaded";
+
+  if (pre.verdict === "refused") {
+    const first = pre.checks.find((c) => !c.ok && c.level === "error");
+    report.error = { message: first ? `${first.name}: ${first.message}` : "refused", step: "preflight" };
+    return finish("refused", EXIT.refused, untouched);
+  }
+  if (pre.verdict === "up-to-date") return finish("up-to-date", EXIT.ok, `unchanged: ${pre.engine.package} ${pre.engine.from} is the target`);
+  const plan = pre.plan!;
+  if (options.dryRun) return finish("would-upgrade", EXIT.ok, untouched);
+
+  const facts = { run_id: report.id, engine_package: plan.engine.name, from: plan.engine.from, to: plan.engine.to, socket: config.docker.socket };
+  const preHooks = await steps.run("hooks-pre", () => world.hooks.run("pre", facts));
+  report.checks.push(...preHooks.map((h): CheckResult => ({ name: `hook:pre:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" })));
+  const failedHook = preHooks.find((h) => !h.ok);
+  if (failedHook) {
+    report.error = { message: `pre hook ${failedHook.argv.join(" ")} failed: ${failedHook.message}`, step: "hooks-pre" };
+    return finish("refused", EXIT.refused, untouched);
+  }
+
+  const journal: Journal = {
+    version: 1,
+    runId: report.id,
+    pid: process.pid,
+    startedAt: report.startedAt,
+    order: config.upgrade.order,
+    state: "fetched",
+    previous: plan.previous,
+    target: plan.targets,
+    targetDir: await world.state.cacheDir(report.id, "target"),
+    rollbackDir: await world.state.cacheDir(report.id, "rollback"),
+    restartContainerd: plan.restartContainerd,
+    releasedHolds: [],
+    snapshot: pre.snapshot,
+    engineOptions: pre.info ? { driver: pre.info.driver, dockerRootDir: pre.info.dockerRootDir, cgroupDriver: pre.info.cgroupDriver } : null,
+    transitions: [],
+  };
+  const ctx: RunContext = { world, steps, journal, stopAt: null, downtimeMs: null, daemonDownByUs: false, everStopped: false };
+
+  try {
+    options.interrupt.throwIfRequested();
+    await steps.run("download", async () => {
+      await world.packages.fetch(plan.targets, journal.targetDir);
+      await world.packages.fetch(plan.previous, journal.rollbackDir);
+    });
+    options.interrupt.throwIfRequested();
+  } catch (err) {
+    report.error = errorOf(err, "download");
+    await world.state.pruneCache(null).catch(() => undefined);
+    return finish("failed", EXIT.failed, "unchanged: the run stopped before touching packages or the daemon");
+  }
+
+  const cancel = options.beforeStop?.();
+  if (cancel) {
+    report.error = { message: `not stopping dockerd: ${cancel}`, step: "before-stop" };
+    await world.state.pruneCache(null).catch(() => undefined);
+    return finish("refused", EXIT.refused, untouched);
+  }
+  // The commit point: from here on the run finishes to a safe state whatever happens.
+  options.interrupt.commit();
+  await transition(ctx, "fetched");
+  await world.notifier.notify("start", report);
+  const probes = new ProbeRunner(config.probes, world.probeCheck, clock);
+  probes.start();
+  if (config.packages.hold) {
+    const held = await world.packages.held(plan.targets.map((t) => t.name));
+    await world.packages.setHold(held, false);
+    journal.releasedHolds = held;
+  }
+
+  let failure: { why: string; step: string } | null = null;
+  try {
+    const install = async () => {
+      await transition(ctx, "installing");
+      await steps.run("install", () => world.packages.install(plan.targets, { from: journal.targetDir, allowDowngrades: false, holdServices: true }));
+      await transition(ctx, "installed");
+      await world.service.reload();
+    };
+    if (config.upgrade.order === "staged") {
+      await install();
+      await restartDaemon(ctx, plan.restartContainerd);
+    } else {
+      await stopDaemon(ctx);
+      await install();
+      await startDaemon(ctx, { restartContainerd: plan.restartContainerd });
+    }
+    const verification = await steps.run("verify", () => verifyAfterStart(world, journal, plan.targets));
+    report.checks.push(...verification.checks);
+    report.containers = verification.containers;
+    report.engineVersion.after = verification.engineVersion;
+    const verifyHooks = await steps.run("hooks-verify", () => world.hooks.run("verify", facts));
+    report.checks.push(...verifyHooks.map((h): CheckResult => ({ name: `hook:verify:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" })));
+    const threshold = config.upgrade.rollbackOn.probeFailures;
+    if (threshold !== null && probes.failures() > threshold) {
+      report.checks.push({ name: "probes", ok: false, message: `${probes.failures()} probe failures (allowed ${threshold})`, level: "error" });
+    }
+    const failed = report.checks.find((c) => !c.ok && c.level === "error");
+    if (failed) failure = { why: `${failed.name}: ${failed.message}`, step: "verify" };
+  } catch (err) {
+    const e = errorOf(err, "upgrade");
+    failure = { why: e.message, step: e.step };
+  }
+
+  let outcome: Outcome = "upgraded";
+  let exitCode: number = EXIT.ok;
+  if (failure) {
+    report.error = { message: failure.why, step: failure.step };
+    const rb = await rollback(ctx, failure.why);
+    report.checks.push(...rb.checks);
+    if (rb.containers) report.containers = rb.containers;
+    outcome = rb.ok ? "rolled-back" : "failed";
+    exitCode = EXIT.failed;
+  }
+
+  // Never leave dockerd stopped by us, whatever went wrong above.
+  if (ctx.daemonDownByUs) {
+    await startDaemon(ctx, { restartContainerd: false, step: "safety-start" }).catch((err: unknown) => {
+      logger.error({ err }, "could not start dockerd");
+    });
+  }
+  if (journal.releasedHolds.length) await world.packages.setHold(journal.releasedHolds, true).catch((err: unknown) => logger.error({ err }, "could not re-apply holds"));
+  report.probes = await probes.stop();
+  report.daemonDowntimeMs = ctx.downtimeMs;
+  const hostState = await describeHost(world, ctx.daemonDownByUs);
+  const healthy = !ctx.daemonDownByUs && (await world.packages.audit().then((a) => a.length === 0, () => false));
+  if (healthy) {
+    await transition(ctx, "done");
+    await world.state.closeJournal(journal.runId);
+    await world.state.pruneCache(outcome === "upgraded" ? null : journal.runId);
+  }
+  if (outcome === "upgraded" && report.containers && harmed(report.containers) > 0) logger.warn({ containers: report.containers }, "containers changed");
+  return finish(outcome, exitCode, hostState);
+}
+
+/** One sentence on what the host looks like now, for the report. */
+export async function describeHost(world: World, daemonDown: boolean): Promise<string> {
+  const parts: string[] = [];
+  try {
+    if (daemonDown) throw new Error("down");
+    await world.docker.ping(2_000);
+    const v = await world.docker.version();
+    parts.push(`dockerd up, engine ${v.version}`);
+  } catch {
+    parts.push("dockerd NOT answering: start it (systemctl start docker) and run `docker-live-upgrade recover`");
+  }
+  try {
+    const audit = await world.packages.audit();
+    parts.push(audit.length ? `package database inconsistent (${audit[0]}): run dpkg --configure -a` : "packages consistent");
+  } catch (err) {
+    parts.push(`package state unknown (${message(err)})`);
+  }
+  return parts.join("; ");
+}
