@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PACKAGE_NAME } from "../plan/roles.js";
 import { parseDuration } from "./duration.js";
+import { isValidCron } from "../schedule/windows.js";
 
 const duration = (fallback: string) =>
   z
@@ -35,7 +36,7 @@ const probe = z
   .refine((p) => (p.http === undefined) !== (p.tcp === undefined), { message: "give exactly one of http or tcp" });
 
 const window = z.strictObject({
-  cron: z.string().refine((c) => c.trim().split(/\s+/).length === 5, "a 5-field cron expression (min hour dom month dow)"),
+  cron: z.string().refine(isValidCron, "a 5-field cron expression (min hour dom month dow)"),
   duration: duration("2h"),
   timezone: z
     .string()

@@ -65,7 +65,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   const report = emptyReport(newRunId(started), "upgrade", started, options.dryRun);
   const steps = new StepRecorder(clock);
   report.steps = steps.steps;
-  const finish = async (outcome: Outcome, exitCode: number, hostState: string): Promise<RunReport> => {
+  const finish = (outcome: Outcome, exitCode: number, hostState: string): RunReport => {
     report.outcome = outcome;
     report.exitCode = exitCode;
     report.hostState = hostState;

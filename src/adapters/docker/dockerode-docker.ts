@@ -53,7 +53,7 @@ export class DockerodeDocker implements DockerPort {
     const modem = this.docker.modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
     await new Promise<void>((resolve, reject) => {
       modem.dial({ path: "/_ping?", method: "GET", statusCodes: { 200: true }, timeout: timeoutMs }, (err) =>
-        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+        err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(),
       );
     });
   }

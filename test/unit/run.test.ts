@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { upgradeCommand } from "../../src/cli/commands/upgrade.js";
+import { InterruptGate } from "../../src/upgrade/interrupt.js";
+import { runUpgrade } from "../../src/upgrade/run.js";
+import { fakeWorld } from "../fakes/world.js";
+
+const gate = () => new InterruptGate();
+
+describe("the upgrade state machine, with fakes at every port", () => {
+  it("staged (default): installs with service actions held while dockerd serves, then one restart", async () => {
+    const world = fakeWorld();
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+
+    expect(report.outcome).toBe("upgraded");
+    expect(report.exitCode).toBe(0);
+    expect(world.events.filter((e) => !e.startsWith("packages.refresh"))).toEqual([
+      expect.stringMatching(/^packages\.fetch docker\.io=20\.10\.25\+dfsg1-1 -> target$/),
+      expect.stringMatching(/^packages\.fetch docker\.io=20\.10\.24\+dfsg1-1\+deb12u1\+b6 -> rollback$/),
+      "packages.install docker.io=20.10.25+dfsg1-1 (services held)",
+      "service.stop",
+      "service.start",
+    ]);
+    expect(world.memory.journalStates).toEqual(["fetched", "installing", "installed", "stopping", "stopped", "starting", "started", "done"]);
+    expect(world.memory.journal).toBeNull();
+    expect(report.engine).toEqual({ package: "docker.io", from: "20.10.24+dfsg1-1+deb12u1+b6", to: "20.10.25+dfsg1-1" });
+    expect(report.engineVersion).toEqual({ before: "20.10.24+dfsg1", after: "20.10.25+dfsg1" });
+    expect(report.containers?.unchanged.map((c) => c.name)).toEqual(["web", "db"]);
+    expect(report.daemonDowntimeMs).toBe(0);
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it("stop-first: stops, installs, starts", async () => {
+    const world = fakeWorld({ upgrade: { order: "stop-first" } });
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("upgraded");
+    expect(world.events.slice(-3)).toEqual(["service.stop", "packages.install docker.io=20.10.25+dfsg1-1 (services held)", "service.start"]);
+    expect(world.memory.journalStates).toEqual(["fetched", "stopping", "stopped", "installing", "installed", "starting", "started", "done"]);
+  });
+
+  it("a dry run reads and reports, and touches nothing", async () => {
+    const world = fakeWorld();
+    const report = await runUpgrade(world, { dryRun: true, interrupt: gate() });
+    expect(report.outcome).toBe("would-upgrade");
+    expect(report.exitCode).toBe(0);
+    expect(world.events).toEqual([]);
+    expect(world.memory.journalStates).toEqual([]);
+    expect(report.packages).toEqual([{ name: "docker.io", from: "20.10.24+dfsg1-1+deb12u1+b6", to: "20.10.25+dfsg1-1" }]);
+    expect(report.snapshot).toHaveLength(2);
+  });
+
+  it("refuses a MAJOR.MINOR jump with exit 3, naming what is allowed, and touches nothing", async () => {
+    const world = fakeWorld();
+    const report = await runUpgrade(world, { dryRun: false, to: "20.11.0", interrupt: gate() });
+    expect(report.outcome).toBe("refused");
+    expect(report.exitCode).toBe(3);
+    expect(report.error?.message).toMatch(/crosses from 20\.10 to 20\.11.*allowed in 20\.10: 20\.10\.25\+dfsg1-1/);
+    expect(world.events.filter((e) => e !== "packages.refresh")).toEqual([]);
+  });
+
+  it.each([
+    ["live restore off", (w: ReturnType<typeof fakeWorld>) => (w.engine.info_.liveRestoreEnabled = false), "live-restore"],
+    ["swarm active", (w: ReturnType<typeof fakeWorld>) => (w.engine.info_.swarmState = "active"), "swarm-inactive"],
+    ["dpkg inconsistent", (w: ReturnType<typeof fakeWorld>) => (w.fakePackages.auditProblems = ["docker.io half-configured"]), "package-state"],
+    ["dockerd down", (w: ReturnType<typeof fakeWorld>) => (w.engine.up = false), "api-reachable"],
+  ])("refuses when %s (exit 3, nothing touched)", async (_what, arrange, check) => {
+    const world = fakeWorld();
+    arrange(world);
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("refused");
+    expect(report.exitCode).toBe(3);
+    expect(report.checks.find((c) => c.name === check)?.ok).toBe(false);
+    expect(world.events.filter((e) => e !== "packages.refresh")).toEqual([]);
+  });
+
+  it("is up to date when no newer patch release exists", async () => {
+    const world = fakeWorld();
+    world.fakePackages.availableVersions["docker.io"] = ["20.10.24+dfsg1-1+deb12u1+b6", "23.0.1+dfsg1-1"];
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("up-to-date");
+    expect(report.exitCode).toBe(0);
+  });
+
+  it("rolls back when the new build never answers, and says so", async () => {
+    const world = fakeWorld({ upgrade: { downtimeBudget: "1s" }, docker: { readyTimeout: "1s" } });
+    world.fakeService.brokenBuilds.add("20.10.25+dfsg1");
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("rolled-back");
+    expect(report.exitCode).toBe(1);
+    expect(report.error).toMatchObject({ step: "wait-ready", message: expect.stringMatching(/did not answer \/_ping/) });
+    expect(world.events).toContain("packages.install docker.io=20.10.24+dfsg1-1+deb12u1+b6 (downgrades) (services held)");
+    expect(world.fakePackages.installedVersions["docker.io"]).toBe("20.10.24+dfsg1-1+deb12u1+b6");
+    expect(world.engine.up).toBe(true);
+    expect(report.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
+    expect(world.memory.journalStates).toContain("rolling-back");
+    expect(world.memory.journal).toBeNull();
+  });
+
+  it("rolls back when containers were restarted by the new daemon", async () => {
+    const world = fakeWorld({ upgrade: { settle: "1s" } });
+    world.engine.restartOnStart = true;
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("rolled-back");
+    expect(report.error?.message).toMatch(/^containers: 2 restarted/);
+  });
+
+  it("a failing install in staged mode is undone without ever stopping dockerd", async () => {
+    const world = fakeWorld();
+    world.fakePackages.failInstallOf = "20.10.25+dfsg1-1";
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("rolled-back");
+    expect(report.error?.step).toBe("install");
+    expect(report.error?.message).toMatch(/pre-installation script/);
+    expect(world.events).not.toContain("service.stop");
+    expect(report.daemonDowntimeMs).toBeNull();
+  });
+
+  it("a signal before the stop aborts with nothing changed", async () => {
+    const world = fakeWorld();
+    const g = gate();
+    g.request("SIGTERM");
+    const report = await runUpgrade(world, { dryRun: false, interrupt: g });
+    expect(report.outcome).toBe("failed");
+    expect(report.error?.message).toMatch(/interrupted by SIGTERM before the stop/);
+    expect(world.events.filter((e) => e.startsWith("service") || e.startsWith("packages.install"))).toEqual([]);
+  });
+
+  it("a window that closed before the stop cancels the run (exit 3)", async () => {
+    const world = fakeWorld();
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate(), beforeStop: () => "the maintenance window closed before the stop" });
+    expect(report.outcome).toBe("refused");
+    expect(report.error?.message).toMatch(/window closed/);
+    expect(world.events.filter((e) => e.startsWith("service"))).toEqual([]);
+  });
+
+  it("releases and re-applies package holds around the run when packages.hold is on", async () => {
+    const world = fakeWorld({ packages: { hold: true } });
+    world.fakePackages.holds = ["docker.io"];
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("upgraded");
+    expect(world.events).toContain("packages.unhold docker.io");
+    expect(world.events.at(-1)).toBe("packages.hold docker.io");
+  });
+
+  it("refuses a hold it did not make", async () => {
+    const world = fakeWorld();
+    world.fakePackages.holds = ["docker.io"];
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("refused");
+    expect(report.checks.find((c) => c.name === "package-holds")?.message).toMatch(/held by someone else/);
+  });
+});
+
+describe("upgrade command", () => {
+  it("exits 4 when another run holds the lock, before anything else", async () => {
+    const world = fakeWorld();
+    await world.lock.acquire("upgrade");
+    await expect(upgradeCommand(world, { dryRun: false })).rejects.toThrow(/another run holds the lock: pid 4242/);
+    expect(world.events).toEqual([]);
+  });
+
+  it("recovers an unfinished run first, then upgrades", async () => {
+    const world = fakeWorld();
+    world.fakePackages.availableVersions["docker.io"]!.push("20.10.26+dfsg1-1");
+    // A run killed right after the stop, with 20.10.25 installed.
+    world.fakePackages.installedVersions["docker.io"] = "20.10.25+dfsg1-1";
+    world.engine.up = false;
+    world.memory.journal = {
+      version: 1,
+      runId: "r0",
+      pid: 1,
+      startedAt: "",
+      order: "staged",
+      state: "stopped",
+      previous: [{ name: "docker.io", version: "20.10.24+dfsg1-1+deb12u1+b6" }],
+      target: [{ name: "docker.io", version: "20.10.25+dfsg1-1" }],
+      targetDir: "/t",
+      rollbackDir: "/r",
+      restartContainerd: false,
+      releasedHolds: [],
+      snapshot: world.engine.containers,
+      engineOptions: null,
+      transitions: [],
+    };
+    const reports = await upgradeCommand(world, { dryRun: false });
+    expect(reports.map((r) => [r.command, r.outcome])).toEqual([
+      ["recover", "upgraded"],
+      ["upgrade", "upgraded"],
+    ]);
+    expect(world.engine.up).toBe(true);
+    expect(world.fakePackages.installedVersions["docker.io"]).toBe("20.10.26+dfsg1-1");
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { checkJump, resolveTarget } from "../../src/plan/target.js";
+import { debScheme, rpmScheme } from "../../src/versions/scheme.js";
+
+const DOCKER_CE = [
+  "5:24.0.5-1~debian.12~bookworm",
+  "5:24.0.2-1~debian.12~bookworm",
+  "5:24.0.3-1~debian.12~bookworm",
+  "5:24.0.9-1~debian.12~bookworm",
+  "5:25.0.0-1~debian.12~bookworm",
+  "5:24.0.10~rc.1-1~debian.12~bookworm",
+  "5:23.0.6-1~debian.12~bookworm",
+];
+
+describe("target selection", () => {
+  it("default: the newest patch release of the installed MAJOR.MINOR, not the package manager's candidate", () => {
+    const r = resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, deny: ["24.0.3"] });
+    expect(r).toEqual({ kind: "target", version: "5:24.0.9-1~debian.12~bookworm", note: "newest 24.0 patch release" });
+  });
+
+  it("compares 24.0.10 above 24.0.9 (package rules, not string order) and skips pre-releases", () => {
+    const r = resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: [...DOCKER_CE, "5:24.0.10-1~debian.12~bookworm"], deny: [] });
+    expect(r.kind === "target" && r.version).toBe("5:24.0.10-1~debian.12~bookworm");
+  });
+
+  it("up to date when nothing newer exists in the series", () => {
+    const r = resolveTarget({ scheme: debScheme, installed: "5:24.0.9-1~debian.12~bookworm", available: DOCKER_CE, deny: [] });
+    expect(r.kind).toBe("up-to-date");
+  });
+
+  it.each([
+    ["24.0.5", "5:24.0.5-1~debian.12~bookworm"],
+    ["5:24.0.5-1~debian.12~bookworm", "5:24.0.5-1~debian.12~bookworm"],
+  ])("--to %s resolves to %s", (to, version) => {
+    const r = resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, to, deny: [] });
+    expect(r).toMatchObject({ kind: "target", version });
+  });
+
+  it.each([
+    ["25.0.0", /crosses from 24\.0 to 25\.0: live restore only holds across patch releases of one MAJOR\.MINOR; allowed in 24\.0: 5:24\.0\.9/],
+    ["23.0.6", /is a downgrade/],
+    ["24.0.3", /deny-list/],
+    ["24.0.77", /no such version is available; allowed in 24\.0/],
+  ])("--to %s is refused: %s", (to, reason) => {
+    const r = resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, to, deny: ["24.0.3"] });
+    expect(r.kind).toBe("refused");
+    expect(r.kind === "refused" && r.reason).toMatch(reason);
+  });
+
+  it("an upstream --to matching two package versions asks for the exact one", () => {
+    const r = resolveTarget({ scheme: debScheme, installed: "20.10.24+dfsg1-1", available: ["20.10.25+dfsg1-1", "20.10.25+dfsg1-2"], to: "20.10.25", deny: [] });
+    expect(r.kind === "refused" && r.reason).toMatch(/matches 2 versions/);
+  });
+
+  it("YY.MM series before 23.0: 19.03.x to 19.03.y is a patch, 18.09 to 19.03 is not", () => {
+    expect(checkJump(debScheme, "engine", "5:19.03.14~3-0~debian-buster", "5:19.03.15~3-0~debian-buster").ok).toBe(true);
+    expect(checkJump(debScheme, "engine", "5:18.09.9~3-0~debian-buster", "5:19.03.15~3-0~debian-buster").message).toMatch(/crosses from 18\.09 to 19\.03/);
+    expect(checkJump(debScheme, "engine", "18.06.1~ce~3-0~ubuntu", "18.06.3~ce~3-0~ubuntu").ok).toBe(true);
+  });
+
+  it("containerd: a MAJOR change is never live-restorable; a patch is", () => {
+    expect(checkJump(debScheme, "containerd", "1.6.20~ds1-1+deb12u2", "1.6.20~ds1-1+deb12u3").ok).toBe(true);
+    expect(checkJump(debScheme, "containerd", "1.7.27-1", "2.0.0-1").message).toMatch(/changes containerd MAJOR 1 to 2: not live-restorable/);
+  });
+
+  it("rpm: 3:24.0.0-1.el8 to 3:24.0.7-1.el8 is a patch", () => {
+    expect(checkJump(rpmScheme, "engine", "3:24.0.0-1.el8", "3:24.0.7-1.el8").ok).toBe(true);
+    expect(checkJump(rpmScheme, "engine", "18.06.1.ce-3.el7", "18.09.0-3.el7").ok).toBe(false);
+  });
+});
