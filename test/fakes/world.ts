@@ -98,10 +98,7 @@ export class FakePackages implements PackageManagerPort {
   failInstallOf: string | null = null;
   auditProblems: string[] = [];
   holds: string[] = [];
-  constructor(
-    readonly events: Event[],
-    private readonly engine: FakeEngine,
-  ) {}
+  constructor(readonly events: Event[]) {}
 
   refresh(): Promise<void> {
     this.events.push("packages.refresh");
@@ -252,7 +249,7 @@ export interface FakeWorld extends World {
 export function fakeWorld(config: ConfigInput = {}): FakeWorld {
   const events: Event[] = [];
   const engine = new FakeEngine(events);
-  const fakePackages = new FakePackages(events, engine);
+  const fakePackages = new FakePackages(events);
   const fakeService = new FakeService(events, engine, fakePackages);
   const memory = new MemoryState();
   const fakeClock = new FakeClock();
