@@ -7,7 +7,8 @@
 #   sandbox.sh up                 start containerd + dockerd, import local/busybox:1
 #   sandbox.sh stop-daemon        stop dockerd (containers keep running: live restore)
 #   sandbox.sh start-daemon       start dockerd (restarts containerd first if
-#                                 DOCKER_LIVE_UPGRADE_RESTART_CONTAINERD=1)
+#                                 DOCKER_LIVE_UPGRADE_RESTART_CONTAINERD=1; without live
+#                                 restore if DLU_SANDBOX_LIVE_RESTORE=0)
 #   sandbox.sh repo VER[:FAULT]...  publish repacked docker.io releases; FAULT is one of
 #                                 dockerd-exits, preinst-fails, preinst-sleeps
 #   sandbox.sh config [FILE]      write a docker-live-upgrade config for this sandbox
@@ -53,7 +54,8 @@ cmd_install() {
   need_root
   local missing=()
   for p in docker.io busybox-static dpkg-dev; do
-    dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+    # present in any state counts: a half-installed docker.io is a test's to repair, not a reason to reinstall
+    dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^[ihr][^n]' || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
@@ -85,8 +87,11 @@ cmd_start_daemon() {
   start_containerd
   local pid; pid=$(pid_of "$RUN/docker.pid")
   pid_alive "$pid" && return 0
+  local live=--live-restore
+  [ "${DLU_SANDBOX_LIVE_RESTORE:-1}" = 1 ] || live=""
+  # shellcheck disable=SC2086 # $live is one flag or nothing
   setsid /usr/sbin/dockerd --config-file "$DIR/daemon.json" --containerd="$RUN/containerd.sock" \
-    --live-restore --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+    $live --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
     --data-root "$DATA/docker" --exec-root "$RUN/docker-exec" --pidfile "$RUN/docker.pid" \
     -H "unix://$SOCK" >>"$DIR/dockerd.log" 2>&1 </dev/null &
   # Not waiting for the API here: the upgrader measures readiness itself.

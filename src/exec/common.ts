@@ -5,6 +5,8 @@ export interface RawResult {
   signal: string | undefined;
   stdout: string;
   stderr: string;
+  /** stdout and stderr interleaved, as a terminal would have shown them. */
+  all: string;
   timedOut: boolean;
   failedToStart: string | undefined;
 }
@@ -31,6 +33,7 @@ export async function spawnRaw(file: string, args: readonly string[], options: R
     cwd: options.cwd,
     stripFinalNewline: true,
     maxBuffer: 64 * 1024 * 1024,
+    all: true,
   });
   const startError = result.failed && result.exitCode === undefined && !result.timedOut && !result.isTerminated;
   return {
@@ -38,6 +41,7 @@ export async function spawnRaw(file: string, args: readonly string[], options: R
     signal: result.signal,
     stdout: String(result.stdout ?? ""),
     stderr: String(result.stderr ?? ""),
+    all: String(result.all ?? ""),
     timedOut: result.timedOut,
     failedToStart: startError ? (result.cause instanceof Error ? result.cause.message : result.shortMessage) : undefined,
   };

@@ -26,8 +26,9 @@ export class ExecError extends Error {
     readonly stdout: string,
     readonly stderr: string,
     readonly reason: string,
+    all = "",
   ) {
-    const output = tail(stderr) || tail(stdout);
+    const output = tail(all || `${stdout}\n${stderr}`, 15);
     super(`${reason}: ${argv.join(" ")}${output ? `\n${output}` : ""}`);
     this.name = "ExecError";
   }
@@ -57,6 +58,6 @@ export function createExec(logger: Logger, defaults: { timeoutMs: number } = { t
         : raw.signal
           ? `killed by ${raw.signal}`
           : `failed with exit code ${raw.exitCode}`;
-    throw new ExecError(argv, raw.exitCode, raw.stdout, raw.stderr, reason);
+    throw new ExecError(argv, raw.exitCode, raw.stdout, raw.stderr, reason, raw.all);
   };
 }

@@ -24,6 +24,8 @@ export interface InstallOptions {
   /** Folder holding the already-downloaded packages; nothing else is fetched. */
   from: string;
   allowDowngrades: boolean;
+  /** Reinstall even at the same version: repairs a half-installed package (rollback, recovery). */
+  reinstall?: boolean;
   /** Keep package scripts from starting, stopping or restarting services (policy-rc.d on Debian). */
   holdServices: boolean;
 }

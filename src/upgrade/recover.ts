@@ -8,6 +8,17 @@ import { describeHost, emptyReport, EXIT, newRunId } from "./run.js";
 import { StepRecorder } from "./steps.js";
 import { verifyAfterStart, settleContainers } from "./verify.js";
 
+async function waitForPackageLock(world: World): Promise<void> {
+  const deadline = world.clock.now() + world.config.packages.timeout;
+  for (;;) {
+    const holder = await world.packages.lockHolder();
+    if (!holder) return;
+    if (world.clock.now() >= deadline) throw new Error(`the package database is still locked by ${holder}`);
+    world.logger.info({ holder }, "waiting for the package database lock");
+    await world.clock.sleep(1_000);
+  }
+}
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 async function daemonUp(world: World): Promise<boolean> {
@@ -32,6 +43,8 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
   report.engine = { package: engineTarget?.name ?? null, from: enginePrev?.version ?? null, to: engineTarget?.version ?? null };
   report.packages = journal.target.map((t) => ({ name: t.name, from: journal.previous.find((p) => p.name === t.name)?.version ?? null, to: t.version }));
 
+  // A package run the crash orphaned may still be going: let it finish before judging the database.
+  await steps.run("wait-package-lock", () => waitForPackageLock(world)).catch((err: unknown) => logger.warn({ err }, "the package database is still locked"));
   // The package database first: what is installed decides whether to finish or undo.
   if (journal.state === "installing" || journal.state === "rolling-back") {
     await steps.run("repair", () => packages.repair()).catch((err: unknown) => logger.warn({ err }, "dpkg --configure -a failed"));
@@ -55,7 +68,7 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
         case "repair-packages":
           break; // done above, before deciding
         case "install-previous":
-          await steps.run("install-previous", () => packages.install(journal.previous, { from: journal.rollbackDir, allowDowngrades: true, holdServices: true }));
+          await steps.run("install-previous", () => packages.install(journal.previous, { from: journal.rollbackDir, allowDowngrades: true, reinstall: true, holdServices: true }));
           break;
         case "start-daemon":
           ctx.daemonDownByUs = true;

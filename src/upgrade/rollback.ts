@@ -27,7 +27,7 @@ export async function rollback(ctx: RunContext, why: string): Promise<RollbackRe
       world.logger.warn({ err }, "dpkg --configure -a failed; reinstalling the previous versions anyway");
     });
     await ctx.steps.run("rollback-install", () =>
-      world.packages.install(journal.previous, { from: journal.rollbackDir, allowDowngrades: true, holdServices: true }),
+      world.packages.install(journal.previous, { from: journal.rollbackDir, allowDowngrades: true, reinstall: true, holdServices: true }),
     );
     await transition(ctx, "installed");
     await world.service.reload().catch(() => undefined);

@@ -133,6 +133,7 @@ export class AptPackageManager implements PackageManagerPort {
       "-o",
       "DPkg::Lock::Timeout=30",
       ...(options.allowDowngrades ? ["--allow-downgrades"] : []),
+      ...(options.reinstall ? ["--reinstall"] : []),
       ...spec(targets),
     ];
     if (!options.holdServices) {

@@ -1,0 +1,138 @@
+import { execa } from "execa";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { Journal } from "../../src/upgrade/journal.js";
+import { cli, dockerdPid, dpkgVersion, identities, makeContainers, OLD, resetEngine, SANDBOX, startCli, STATE_DIR, writeConfig, type Identity } from "./helpers.js";
+
+const NEXT = "20.10.25+dfsg1-1";
+
+async function journalState(): Promise<string | null> {
+  try {
+    return (JSON.parse(await readFile(join(STATE_DIR, "journal.json"), "utf8")) as Journal).state;
+  } catch {
+    return null;
+  }
+}
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** What must hold after every fault: daemon up, dpkg consistent, no container restarted or lost. */
+async function expectHostHealthy(before: Identity[], version: string): Promise<void> {
+  expect(await dpkgVersion("docker.io")).toEqual({ version, status: "install ok installed" });
+  expect((await execa("dpkg", ["--audit"])).stdout).toBe("");
+  expect(await identities()).toEqual(before);
+}
+
+describe("never leave a host broken", () => {
+  let before: Identity[];
+
+  const prepare = async (releases: string[]) => {
+    await resetEngine(releases);
+    await makeContainers();
+    before = await identities();
+  };
+
+  beforeEach(() => {
+    before = [];
+  });
+
+  it("a release whose preinst fails: rolled back (exit 1), dockerd never stopped", async () => {
+    await prepare([`${NEXT}:preinst-fails`]);
+    const pid = await dockerdPid();
+    const r = await cli("upgrade", "--json", "--config", await writeConfig());
+    expect(r.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ outcome: "rolled-back", error: { step: "install", message: expect.stringMatching(/apt-get install/) } });
+    expect(r.report!.error!.message).toMatch(/preinst: failing on purpose/);
+    expect(r.report!.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
+    expect(await dockerdPid()).toBe(pid);
+    await expectHostHealthy(before, OLD);
+  });
+
+  it("a release whose dockerd exits at once: rolled back to the previous build (exit 1)", async () => {
+    await prepare([`${NEXT}:dockerd-exits`]);
+    const config = await writeConfig("upgrade:\n  downtimeBudget: 8s\ndocker:\n  readyTimeout: 8s\n");
+    const r = await cli("upgrade", "--json", "--config", config);
+    expect(r.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ outcome: "rolled-back", error: { step: "wait-ready" } });
+    expect(r.report!.checks.find((c) => c.name === "rollback")).toMatchObject({ ok: true });
+    expect(r.report!.containers).toMatchObject({ restarted: [], missing: [], changed: [] });
+    await expectHostHealthy(before, OLD);
+    expect((await execa("/usr/bin/docker", ["-H", "unix:///run/docker-live-upgrade-sandbox/docker.sock", "version", "-f", "{{.Server.Version}}"])).stdout).toBe("20.10.24+dfsg1");
+  });
+
+  it("SIGKILL right after the stop, then recover: dockerd started, run finished forward", async () => {
+    await prepare([NEXT]);
+    // the stop command kills the upgrader (its parent) as soon as dockerd is down
+    const config = await writeConfig(`service:\n  stop: ["sh", "-c", "${SANDBOX} stop-daemon && kill -9 $PPID"]\n`);
+    const killed = await cli("upgrade", "--config", config);
+    expect(killed.exitCode).toBe(-1); // SIGKILL
+    expect(await journalState()).toBe("stopping");
+    const r = await cli("recover", "--json", "--config", await writeConfig());
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.report).toMatchObject({ command: "recover", outcome: "upgraded" });
+    expect(r.report!.recovery!.actions).toContain("start-daemon");
+    expect(await journalState()).toBeNull();
+    await expectHostHealthy(before, NEXT);
+  });
+
+  it("SIGKILL during the package install (a preinst that sleeps), then recover: the previous version is back", async () => {
+    await prepare([`${NEXT}:preinst-sleeps`]);
+    const pid = await dockerdPid();
+    const run = startCli(["upgrade", "--config", await writeConfig()], { detached: true });
+    await until("the install to be under way", async () => (await journalState()) === "installing" && (await execa("pgrep", ["-f", "preinst"], { reject: false })).exitCode === 0);
+    // A power cut: the upgrader, apt-get, and dpkg with its maintainer script (apt runs dpkg in a session of its own).
+    process.kill(-run.pid!, "SIGKILL");
+    await execa("pkill", ["-9", "-x", "apt-get"], { reject: false });
+    await execa("pkill", ["-9", "-x", "dpkg"], { reject: false });
+    await execa("pkill", ["-9", "-f", "docker.io.preinst|/var/lib/dpkg/tmp.ci/preinst"], { reject: false });
+    await run;
+    const r = await cli("recover", "--json", "--config", await writeConfig());
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.report).toMatchObject({ outcome: "rolled-back" });
+    expect(r.report!.recovery!.actions).toEqual(expect.arrayContaining(["repair-packages", "install-previous"]));
+    expect(await dockerdPid()).toBe(pid); // staged: the old daemon never stopped
+    await expectHostHealthy(before, OLD);
+  });
+
+  it("SIGKILL after the install, before the start (stop-first), then an upgrade recovers first", async () => {
+    await prepare([NEXT]);
+    // the start command kills the upgrader before it starts anything
+    const config = await writeConfig(`upgrade:\n  order: stop-first\nservice:\n  start: ["sh", "-c", "kill -9 $PPID"]\n`);
+    await cli("upgrade", "--config", config);
+    expect(await journalState()).toBe("starting");
+    const down = await execa("/usr/bin/docker", ["-H", "unix:///run/docker-live-upgrade-sandbox/docker.sock", "version"], { reject: false });
+    expect(down.exitCode).not.toBe(0);
+    // any later upgrade recovers first (automatic recovery), then finds nothing to do
+    const r = await cli("upgrade", "--json", "--config", await writeConfig());
+    const all = JSON.parse(r.stdout) as { command: string; outcome: string }[];
+    expect(all.map((x) => [x.command, x.outcome])).toEqual([
+      ["recover", "upgraded"],
+      ["upgrade", "up-to-date"],
+    ]);
+    expect(r.exitCode).toBe(0);
+    await expectHostHealthy(before, NEXT);
+  });
+
+  it("a second run while one holds the lock exits 4 and touches nothing", async () => {
+    await prepare([`${NEXT}:preinst-sleeps`]);
+    const config = await writeConfig();
+    const first = startCli(["upgrade", "--json", "--config", config]);
+    await until("the first run to take the lock", async () => (await journalState()) === "installing");
+    const second = await cli("upgrade", "--config", config);
+    expect(second.exitCode).toBe(4);
+    expect(second.stderr).toMatch(/another run holds the lock: pid \d+ \(upgrade\)/);
+    const status = JSON.parse((await cli("status", "--json", "--config", config)).stdout) as { lock: { command: string } | null };
+    expect(status.lock?.command).toBe("upgrade");
+    const done = await first;
+    expect(done.exitCode).toBe(0);
+    await expectHostHealthy(before, NEXT);
+  });
+});

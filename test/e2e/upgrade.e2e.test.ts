@@ -1,0 +1,131 @@
+import { execa } from "execa";
+import { readdir } from "node:fs/promises";
+import { beforeAll, describe, expect, it } from "vitest";
+import { compareDebVersions } from "../../src/versions/dpkg-version.js";
+import { cli, docker, dockerdPid, dpkgVersion, identities, makeContainers, OLD, removeContainers, resetEngine, sandbox, STATE_DIR, WEB_PORT, writeConfig, waitApi } from "./helpers.js";
+
+const NEXT = "20.10.25+dfsg1-1";
+const MINOR = "20.11.0+dfsg1-1";
+const probes = `probes:\n  - name: web\n    http: http://127.0.0.1:${WEB_PORT}/\n    interval: 100ms\n`;
+
+describe("live upgrade on a real engine", () => {
+  beforeAll(async () => {
+    await resetEngine([NEXT, MINOR]);
+    await makeContainers();
+  });
+
+  it("upgrade --dry-run changes nothing: same daemon, same package, no download, no journal", async () => {
+    const config = await writeConfig(probes);
+    const pid = await dockerdPid();
+    const before = await identities();
+    const r = await cli("upgrade", "--dry-run", "--json", "--config", config);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.report).toMatchObject({ outcome: "would-upgrade", dryRun: true, engine: { package: "docker.io", from: OLD, to: NEXT } });
+    expect(r.report!.packages).toEqual([{ name: "docker.io", from: OLD, to: NEXT }]);
+    expect(r.report!.snapshot.map((s) => s.name).sort()).toEqual(before.map((b) => b.name));
+    expect(await dockerdPid()).toBe(pid);
+    expect((await dpkgVersion("docker.io")).version).toBe(OLD);
+    expect((await readdir("/var/cache/apt/archives")).filter((f) => f.startsWith("docker.io_20.10.25"))).toEqual([]);
+    expect(await readdir(STATE_DIR).catch(() => [])).not.toContain("journal.json");
+    expect(await identities()).toEqual(before);
+  });
+
+  it("refuses a minor jump with exit 3 and leaves the daemon untouched", async () => {
+    const config = await writeConfig();
+    const pid = await dockerdPid();
+    const r = await cli("upgrade", "--to", "20.11.0", "--json", "--config", config);
+    expect(r.exitCode).toBe(3);
+    expect(r.report?.outcome).toBe("refused");
+    expect(r.report?.error?.message).toMatch(/crosses from 20\.10 to 20\.11.*allowed in 20\.10: 20\.10\.25\+dfsg1-1/);
+    expect(await dockerdPid()).toBe(pid);
+    expect((await dpkgVersion("docker.io")).version).toBe(OLD);
+    expect(await docker("version", "-f", "{{.Server.Version}}")).toBe("20.10.24+dfsg1");
+  });
+
+  it("upgrades to the next patch release while every container keeps running", async () => {
+    const config = await writeConfig(probes);
+    const before = await identities();
+    const pid = await dockerdPid();
+    const r = await cli("upgrade", "--json", "--config", config);
+
+    expect(r.exitCode, r.stderr).toBe(0);
+    const report = r.report!;
+    expect(report.outcome).toBe("upgraded");
+    expect(report.engine).toEqual({ package: "docker.io", from: OLD, to: NEXT });
+    expect(await dpkgVersion("docker.io")).toEqual({ version: NEXT, status: "install ok installed" });
+    expect(await docker("version", "-f", "{{.Server.Version}}")).toBe("20.10.25+dfsg1");
+    expect(await dockerdPid()).not.toBe(pid);
+    // Id, Pid, StartedAt, Paused of every container, read independently with the Docker CLI.
+    expect(await identities()).toEqual(before);
+    expect(before.find((c) => c.name === "paused")?.paused).toBe(true);
+    expect(report.containers).toMatchObject({ before: 5, after: 5, restarted: [], missing: [], changed: [], new: [] });
+    expect(report.containers!.unchanged).toHaveLength(5);
+    expect(report.probes).toEqual([expect.objectContaining({ name: "web", failures: 0 })]);
+    expect(report.probes[0]!.attempts).toBeGreaterThan(5);
+    expect(report.daemonDowntimeMs).toBeGreaterThan(0);
+    expect(report.checks.filter((c) => !c.ok && c.level === "error")).toEqual([]);
+    expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining(["preflight", "download", "install", "stop", "start", "wait-ready", "verify"]));
+    // the logger kept writing across the window
+    const lines = (await docker("logs", "--tail", "1", "logger")).trim();
+    expect(lines).toMatch(/^line \d+$/);
+  });
+
+  it("is up to date on a second run (exit 0), and history and status show the runs", async () => {
+    const config = await writeConfig();
+    const r = await cli("upgrade", "--json", "--config", config);
+    expect(r.exitCode).toBe(0);
+    expect(r.report?.outcome).toBe("up-to-date");
+    const h = await cli("history", "--json", "--config", config);
+    const runs = JSON.parse(h.stdout) as { outcome: string }[];
+    expect(runs.map((x) => x.outcome)).toEqual(["up-to-date", "upgraded", "refused", "would-upgrade"]);
+    const s = await cli("status", "--json", "--config", config);
+    expect(JSON.parse(s.stdout)).toMatchObject({ engine: { package: "docker.io", installed: NEXT, target: NEXT }, daemonUp: true, lock: null, lastRun: { outcome: "up-to-date" } });
+  });
+
+  it("an invalid config exits 2 naming each bad key, and touches nothing", async () => {
+    const config = await writeConfig("probes:\n  - name: web\n    htp: http://127.0.0.1/\nupgrade:\n  order: sideways\n", true);
+    const r = await cli("upgrade", "--config", config);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/probes\[0\]: unknown key "htp"/);
+    expect(r.stderr).toMatch(/upgrade\.order: /);
+  });
+
+  it("bad usage exits 2", async () => {
+    expect((await cli("upgrade", "--bogus")).exitCode).toBe(2);
+    expect((await cli("frobnicate")).exitCode).toBe(2);
+  });
+
+  it("the TypeScript version ordering agrees with dpkg --compare-versions on every version seen here", async () => {
+    const versions = [OLD, NEXT, MINOR, "20.10.24+dfsg1-1+deb12u1", "5:24.0.7-1~debian.12~bookworm", "5:19.03.14~3-0~debian-buster", "18.06.1~ce~3-0~ubuntu", "1.6.20~ds1-1+deb12u2", "1.6.20~ds1-1+deb12u3", "23.0.0~beta.0-1"];
+    for (const a of versions) {
+      for (const b of versions) {
+        const lt = (await execa("dpkg", ["--compare-versions", a, "lt", b], { reject: false })).exitCode === 0;
+        const gt = (await execa("dpkg", ["--compare-versions", a, "gt", b], { reject: false })).exitCode === 0;
+        const ours = Math.sign(compareDebVersions(a, b));
+        expect(ours, `${a} vs ${b}`).toBe(lt ? -1 : gt ? 1 : 0);
+      }
+    }
+  });
+
+  it("refuses when live restore is off (exit 3), without stopping anything", async () => {
+    // without live restore dockerd kills running containers when it starts and stops: none are left to kill
+    await removeContainers();
+    await resetEngine([NEXT]);
+    await sandbox("stop-daemon");
+    await execa("bash", [new URL("../../scripts/sandbox.sh", import.meta.url).pathname, "start-daemon"], { env: { DLU_SANDBOX_LIVE_RESTORE: "0" } });
+    await waitApi();
+    try {
+      const config = await writeConfig();
+      const pid = await dockerdPid();
+      const r = await cli("upgrade", "--json", "--config", config);
+      expect(r.exitCode).toBe(3);
+      expect(r.report?.checks.find((c) => c.name === "live-restore")).toMatchObject({ ok: false, message: expect.stringMatching(/live restore is off/) });
+      expect(await dockerdPid()).toBe(pid);
+      expect((await dpkgVersion("docker.io")).version).toBe(OLD);
+    } finally {
+      await sandbox("stop-daemon");
+      await sandbox("start-daemon");
+      await waitApi();
+    }
+  });
+});
