@@ -57,6 +57,10 @@ export function containerHazards(engineVersion: string, containers: readonly Con
   const below = (major: number) => rel !== null && rel.major < major;
   const running = containers.filter((c) => c.running);
   const out: CheckResult[] = [];
+  const looping = containers.filter((c) => c.status === "restarting");
+  if (looping.length) {
+    out.push(fail("restarting-containers", `already crash-looping, their restarts are not counted against the upgrade: ${looping.map((c) => c.name).join(", ")}`, "warning"));
+  }
   const published = running.filter((c) => c.ports.includes("->") && /:\d/.test(c.ports));
   if (published.length) {
     out.push(fail("published-ports", `${published.map((c) => c.name).join(", ")} publish ports through docker-proxy, which refuses connections while dockerd is down`, "warning"));

@@ -39,7 +39,9 @@ export function diffContainers(before: readonly ContainerState[], after: readonl
       diff.missing.push(ref(b));
       continue;
     }
-    if (a.startedAt !== b.startedAt || (b.running && a.running && a.pid !== b.pid)) {
+    // A container already crash-looping under its restart policy restarts on its own: not the upgrade's doing.
+    const looping = b.status === "restarting";
+    if (!looping && (a.startedAt !== b.startedAt || (b.running && a.running && a.pid !== b.pid))) {
       diff.restarted.push(ref(b));
       continue;
     }

@@ -78,3 +78,11 @@ schedule:
     expect(() => parseConfigText("docker: [")).toThrow(ConfigError);
   });
 });
+
+describe("config/config.example.yaml", () => {
+  it("parses, and its values are exactly the defaults (the file documents them)", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const text = await readFile(new URL("../../config/config.example.yaml", import.meta.url), "utf8");
+    expect(parseConfigText(text)).toEqual(parseConfig({}));
+  });
+});

@@ -39,6 +39,12 @@ describe("container diff", () => {
     expect(d2.restarted.map((c) => c.name)).toEqual(["a"]);
   });
 
+  it("a container crash-looping before the upgrade is not counted as restarted by it", () => {
+    const d = diffContainers([container("loop", { status: "restarting", pid: 0 })], [container("loop", { status: "restarting", pid: 0, startedAt: "2026-11-22T03:00:09Z" })]);
+    expect(d.restarted).toEqual([]);
+    expect(d.unchanged.map((c) => c.name)).toEqual(["loop"]);
+  });
+
   it("a running container that died in the window is changed, not unchanged", () => {
     const d = diffContainers([container("a")], [container("a", { running: false, status: "exited" })]);
     expect(d.changed[0]?.what).toBe("status running -> exited");
