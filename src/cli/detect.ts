@@ -1,7 +1,8 @@
 import { access, constants } from "node:fs/promises";
 import type { Config } from "../config/schema.js";
 import type { Exec } from "../exec/index.js";
-import { AptPackageManager } from "../adapters/packages/apt.js";
+import { AptPackageManager, aptPaths } from "../adapters/packages/apt.js";
+import { join } from "node:path";
 import type { PackageManagerPort } from "../ports/packages.js";
 
 export class UnsupportedHostError extends Error {
@@ -10,6 +11,7 @@ export class UnsupportedHostError extends Error {
 
 const executable = (path: string): Promise<boolean> => access(path, constants.X_OK).then(() => true, () => false);
 
+
 /** Ordered strategies: each says "not mine" (null) or builds the adapter; one clear error when none fits. */
 type Strategy = { name: "apt" | "dnf"; detect: () => Promise<boolean>; build: () => PackageManagerPort };
 
@@ -17,12 +19,12 @@ export async function detectPackageManager(config: Config, exec: Exec): Promise<
   const strategies: Strategy[] = [
     {
       name: "apt",
-      detect: async () => (await executable("/usr/bin/apt-get")) && (await executable("/usr/bin/dpkg-query")),
-      build: () => new AptPackageManager(exec, config.packages.timeout),
+      detect: async () => (await executable(host("/usr/bin/apt-get"))) && (await executable(host("/usr/bin/dpkg-query"))),
+      build: () => new AptPackageManager(exec, config.packages.timeout, aptPaths(config.hostRoot)),
     },
     {
       name: "dnf",
-      detect: async () => (await executable("/usr/bin/dnf")) && (await executable("/usr/bin/rpm")),
+      detect: async () => (await executable(host("/usr/bin/dnf"))) && (await executable(host("/usr/bin/rpm"))),
       build: () => {
         throw new UnsupportedHostError(
           "packages.manager dnf: RPM hosts are detected but not supported by this version (version rules are ready, the dnf adapter is not); upgrade by hand",
@@ -30,6 +32,7 @@ export async function detectPackageManager(config: Config, exec: Exec): Promise<
       },
     },
   ];
+  const host = (p: string) => join(config.hostRoot, p);
   const wanted = config.packages.manager;
   for (const s of strategies) {
     if (wanted !== "auto" && wanted !== s.name) continue;

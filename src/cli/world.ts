@@ -19,7 +19,7 @@ import { detectPackageManager } from "./detect.js";
 
 /** The real world: one adapter per port, built from the config. */
 export async function createWorld(config: Config, logger: Logger): Promise<World> {
-  const exec = createExec(logger);
+  const exec = createExec(logger, { timeoutMs: 120_000, prefix: config.hostRoot === "/" ? [] : ["chroot", config.hostRoot] });
   const timeout = config.service.timeout;
   const service: ServiceManagerPort =
     config.service.manager === "command"

@@ -106,6 +106,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   stateDir: z.string().startsWith("/", "an absolute path").default("/var/lib/docker-live-upgrade"),
+  /** Where the host's root is mounted: "/" on the host; "/host" in the container image (commands run under chroot). */
+  hostRoot: z.string().startsWith("/", "an absolute path").default("/"),
   probes: z.array(probe).default([]),
   schedule: z
     .strictObject({

@@ -25,9 +25,11 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
   const nextWindow = g("next_window_timestamp_seconds", "When the next maintenance window opens (unix time)");
   const daemonUp = g("docker_api_up", "1 when the Docker API answers");
 
+  // Everything is read first and the gauges set together after, so a scrape never sees half a refresh.
   const refresh = async () => {
     try {
       const last = (await world.state.reports(5)).find((r) => !r.dryRun);
+      const s = await statusCommand(world);
       if (last) {
         lastRunTime.set(Date.parse(last.finishedAt) / 1000);
         for (const o of OUTCOMES) lastOutcome.set({ outcome: o }, o === last.outcome ? 1 : 0);
@@ -35,7 +37,6 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
         const c = last.containers;
         for (const v of ["unchanged", "restarted", "missing", "changed", "new"] as const) containers.set({ verdict: v }, c ? c[v].length : 0);
       }
-      const s = await statusCommand(world);
       pending.set(s.engine.target && s.engine.target !== s.engine.installed ? 1 : 0);
       daemonUp.set(s.daemonUp ? 1 : 0);
       if (s.nextWindow) nextWindow.set(Date.parse(s.nextWindow.opens) / 1000);

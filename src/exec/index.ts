@@ -36,12 +36,16 @@ export class ExecError extends Error {
 
 export type Exec = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
-/** Runs a program with an argv array, a timeout and logging; throws ExecError unless the exit code is ok. */
-export function createExec(logger: Logger, defaults: { timeoutMs: number } = { timeoutMs: 120_000 }): Exec {
+/**
+ * Runs a program with an argv array, a timeout and logging; throws ExecError unless the exit code is ok.
+ * `prefix` (e.g. ["chroot", "/host"]) is put before every command: how the container image acts on its host.
+ */
+export function createExec(logger: Logger, defaults: { timeoutMs: number; prefix?: readonly string[] } = { timeoutMs: 120_000 }): Exec {
+  const prefix = defaults.prefix ?? [];
   return async (file, args, options = {}) => {
-    const argv = [file, ...args];
+    const argv = [...prefix, file, ...args];
     const started = Date.now();
-    const raw = await spawnRaw(file, args, {
+    const raw = await spawnRaw(argv[0]!, argv.slice(1), {
       timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
       env: options.env ?? {},
       cwd: options.cwd,

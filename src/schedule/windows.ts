@@ -124,13 +124,16 @@ export function nextWindow(schedule: Schedule, now: number): OpenWindow | null {
 export type RunDecision = { run: true; window: OpenWindow } | { run: false; reason: string; retryAt: number | null };
 
 /**
- * Whether a run may start now: a window is open, it leaves room for the expected duration, the
- * minimum interval since the last run has passed.
+ * Whether a run may start now: a window is open, no run started in it yet, it leaves room for the
+ * expected duration, the minimum interval since the last run has passed.
  */
 export function decideRun(schedule: Schedule, now: number, lastRunAt: number | null, expectedMs: number): RunDecision {
   const win = currentWindow(schedule, now);
   const next = nextWindow(schedule, now);
   if (!win) return { run: false, reason: "no maintenance window is open", retryAt: next?.opens ?? null };
+  if (lastRunAt !== null && lastRunAt >= win.opens) {
+    return { run: false, reason: "already ran in this window", retryAt: next?.opens ?? null };
+  }
   if (lastRunAt !== null && now - lastRunAt < schedule.minInterval) {
     return { run: false, reason: "the minimum interval since the last run has not passed", retryAt: Math.min(lastRunAt + schedule.minInterval, win.closes) };
   }

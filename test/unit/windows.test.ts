@@ -59,9 +59,14 @@ describe("maintenance windows", () => {
       expect(d).toMatchObject({ run: false, reason: expect.stringMatching(/closes in 300s, less than the 600s/) });
     });
 
+    it("runs once per window", () => {
+      const d = decideRun(sunday3, at("2026-11-22T02:30:00Z"), at("2026-11-22T02:01:00Z"), 60_000);
+      expect(d).toEqual({ run: false, reason: "already ran in this window", retryAt: at("2026-11-29T02:00:00Z") });
+    });
+
     it("waits out the minimum interval since the last run", () => {
       const s = schedule([{ cron: "0 3 * * SUN", duration: "2h", timezone: "Europe/Berlin" }], { minInterval: "6h" });
-      const d = decideRun(s, at("2026-11-22T02:30:00Z"), at("2026-11-22T02:00:00Z"), 60_000);
+      const d = decideRun(s, at("2026-11-22T02:30:00Z"), at("2026-11-21T23:00:00Z"), 60_000);
       expect(d).toMatchObject({ run: false, reason: expect.stringMatching(/minimum interval/) });
     });
 

@@ -37,12 +37,16 @@ export interface AptPaths {
   procLocks: string;
 }
 
-const DEFAULT_PATHS: AptPaths = {
-  policyRcD: POLICY_RC_D,
-  policyStash: POLICY_STASH,
-  dpkgLocks: ["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"],
-  procLocks: "/proc/locks",
-};
+/** The files the adapter reads or writes itself, under the host's root ("/" unless run from the image). */
+export function aptPaths(hostRoot = "/"): AptPaths {
+  const at = (p: string) => join(hostRoot, p);
+  return {
+    policyRcD: at(POLICY_RC_D),
+    policyStash: at(POLICY_STASH),
+    dpkgLocks: [at("/var/lib/dpkg/lock-frontend"), at("/var/lib/dpkg/lock")],
+    procLocks: "/proc/locks", // global to the kernel
+  };
+}
 
 /** apt-get / apt-cache / dpkg on Debian and Ubuntu. */
 export class AptPackageManager implements PackageManagerPort {
@@ -52,7 +56,7 @@ export class AptPackageManager implements PackageManagerPort {
   constructor(
     private readonly exec: Exec,
     private readonly timeoutMs: number,
-    private readonly paths: AptPaths = DEFAULT_PATHS,
+    private readonly paths: AptPaths = aptPaths(),
   ) {}
 
   async refresh(): Promise<void> {

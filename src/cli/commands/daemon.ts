@@ -63,7 +63,8 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
   const dog = watchdog ? setInterval(() => sdNotify("WATCHDOG=1"), watchdog / 2) : null;
   sdNotify("READY=1");
   logger.info({ windows: world.config.schedule.windows.length }, "daemon started");
-  let lastRunAt: number | null = (await world.state.reports(20)).find((r) => !r.dryRun)?.startedAt ? Date.parse((await world.state.reports(20)).find((r) => !r.dryRun)!.startedAt) : null;
+  const previous = (await world.state.reports(20)).find((r) => !r.dryRun && r.command === "upgrade");
+  let lastRunAt: number | null = previous ? Date.parse(previous.startedAt) : null;
   try {
     while (!stopping) {
       const now = world.clock.now();

@@ -1,0 +1,25 @@
+# docker-live-upgrade as an image. The host install (npm install -g) is the recommended way: see
+# README "Running from the image" for how this runs against its host, and why.
+ARG BASE_IMAGE=node:20-bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+# .npm-cache (optional, in the build context): an npm cache for builds without network access.
+COPY package.json package-lock.json .npm-cach[e] ./
+RUN if [ -d .npm-cache ]; then npm ci --offline --cache /src/.npm-cache --no-audit --no-fund; \
+    else npm ci --no-audit --no-fund; fi
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --offline --cache /src/.npm-cache --no-audit --no-fund
+
+FROM ${BASE_IMAGE}
+WORKDIR /opt/docker-live-upgrade
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+COPY config/config.example.yaml ./config/config.example.yaml
+# Acts on the host mounted at /host (commands run as `chroot /host ...`).
+ENV DOCKER_LIVE_UPGRADE_CONFIG=/etc/docker-live-upgrade/config.yaml
+COPY config/image.yaml /etc/docker-live-upgrade/config.yaml
+ENTRYPOINT ["node", "/opt/docker-live-upgrade/dist/src/cli/main.js"]
+CMD ["daemon"]
