@@ -4,13 +4,15 @@ ARG BASE_IMAGE=node:20-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /src
+COPY package.json package-lock.json ./
 # .npm-cache (optional, in the build context): an npm cache for builds without network access.
-COPY package.json package-lock.json .npm-cach[e] ./
-RUN if [ -d .npm-cache ]; then npm ci --offline --cache /src/.npm-cache --no-audit --no-fund; \
+# (.dockerignore is named too so that the COPY has a source when there is no cache.)
+COPY .dockerignore .npm-cach[e] /src/.npm-cache/
+RUN if [ -d .npm-cache/_cacache ]; then npm ci --offline --cache /src/.npm-cache --no-audit --no-fund; \
     else npm ci --no-audit --no-fund; fi
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --offline --cache /src/.npm-cache --no-audit --no-fund
+RUN npm run build && npm prune --omit=dev --offline --cache /src/.npm-cache --no-audit --no-fund && rm -rf .npm-cache
 
 FROM ${BASE_IMAGE}
 WORKDIR /opt/docker-live-upgrade

@@ -15,7 +15,8 @@ node=$(readlink -f "$(command -v node)")
 npmdir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 mkdir -p "$r/bin" "$r/usr/bin" "$r/usr/lib/node_modules" "$r/tmp" "$r/etc" "$r/root"
 cp /bin/busybox "$r/bin/"
-for c in sh ls mkdir rm cp cat env; do ln -s busybox "$r/bin/$c"; done
+for c in sh ls mkdir rm cp cat env chmod chroot; do ln -s busybox "$r/bin/$c"; done
+ln -s /bin/busybox "$r/usr/bin/env"   # npm's shebang
 cp "$node" "$r/usr/bin/node"
 cp -a "$npmdir" "$r/usr/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/bin/npm"
