@@ -15,6 +15,6 @@ try {
   if (all || which.includes("dryrun")) out.push(await runDryRun());
   if (all || which.includes("snapshot")) out.push(await runSnapshot());
 } finally {
-  await removeBenchContainers();
+  await removeBenchContainers().catch((err) => console.error(`bench: cleanup failed: ${err.shortMessage ?? err.message}`));
 }
 console.log(out.join("\n\n"));

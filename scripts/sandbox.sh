@@ -40,7 +40,13 @@ ours() {
   [ -f "$MARK" ] || die "$DIR was not created by this script (no $MARK); refusing to touch it"
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# A zombie has exited: where PID 1 is slow to reap orphans, kill -0 alone would wait for the reaper.
+pid_alive() {
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
 pid_of() { cat "$1" 2>/dev/null || true; }
 
 wait_gone() { # pid timeout_s

@@ -1,5 +1,5 @@
+import { createRequire } from "node:module";
 import { pino, type Logger } from "pino";
-import pretty from "pino-pretty";
 
 /**
  * Logs go to stderr (journald under systemd), JSON unless stderr is a terminal. A fixed message plus
@@ -11,6 +11,10 @@ export function createLogger(level: string, tty = process.stderr.isTTY === true)
     base: { name: "docker-live-upgrade" },
     redact: { paths: ["webhook", "*.webhook", "notify[*].webhook", "url", "*.url"], censor: "[redacted]" },
   };
-  if (tty) return pino(options, pretty({ destination: 2, colorize: true, ignore: "pid,hostname,name", sync: true }));
+  if (tty) {
+    // loaded only for a terminal: the daemon under systemd never pays for it
+    const pretty = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
+    return pino(options, pretty({ destination: 2, colorize: true, ignore: "pid,hostname,name", sync: true }));
+  }
   return pino(options, pino.destination({ dest: 2, sync: true }));
 }

@@ -19,8 +19,17 @@ export interface RunContext {
 
 /** Records the state durably BEFORE the action it names. */
 export async function transition(ctx: RunContext, state: JournalState): Promise<void> {
-  ctx.journal.state = state;
-  ctx.journal.transitions.push({ state, at: new Date(ctx.world.clock.now()).toISOString() });
+  note(ctx, state);
   await ctx.world.state.writeJournal(ctx.journal);
   ctx.world.logger.info({ state }, "journal");
+}
+
+/**
+ * Records a state that names no action of its own (e.g. "stopped") without a write of its own: it is
+ * made durable by the next transition. Used inside the down window, where every fsync counts, and only
+ * where recovery would decide the same from the previous durable state.
+ */
+export function note(ctx: RunContext, state: JournalState): void {
+  ctx.journal.state = state;
+  ctx.journal.transitions.push({ state, at: new Date(ctx.world.clock.now()).toISOString() });
 }

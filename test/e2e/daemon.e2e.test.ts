@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,7 +107,7 @@ hooks:
     expect(String(ended.stderr)).not.toContain("SECRET");
   });
 
-  it("with no window open: does nothing, and SIGTERM ends it", async () => {
+  it("with no window open: does nothing, refuses an invalid config on SIGHUP and keeps running, SIGTERM ends it", async () => {
     await resetEngine([NEXT]);
     const config = await writeConfig(`
 schedule:
@@ -117,10 +117,15 @@ schedule:
       timezone: UTC
 `);
     const daemon = startCli(["daemon", "--config", config]);
-    await new Promise((r) => setTimeout(r, 4_000));
+    await new Promise((r) => setTimeout(r, 3_000));
+    await writeFile(config, "schedule:\n  windows: [{ cron: 'not a cron', duration: 1h }]\n");
+    daemon.kill("SIGHUP");
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(daemon.exitCode).toBeNull(); // still running on the old config
     daemon.kill("SIGTERM");
     const ended = await daemon;
     expect(ended.exitCode).toBe(0);
+    expect(String(ended.stderr)).toMatch(/schedule\.windows\[0\]\.cron: a 5-field cron expression.*config reload refused; keeping the running config/s);
     expect(await reportCount()).toBe(0);
     expect(await dpkgVersion("docker.io")).toEqual({ version: OLD, status: "install ok installed" });
   });
