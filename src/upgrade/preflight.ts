@@ -52,7 +52,8 @@ export async function preflight(world: World, options: { to?: string | undefined
   checks.push(pass("daemon-options", `recorded Driver=${info.driver} DockerRootDir=${info.dockerRootDir} CgroupDriver=${info.cgroupDriver || "?"}`));
 
   const names = config.packages.names === "auto" ? KNOWN_PACKAGES : config.packages.names;
-  const installed = await packages.installed(names);
+  // Read-only queries that do not depend on each other run together (apt-cache and dpkg-query take no lock).
+  const [installed, audit, snapshot] = await Promise.all([packages.installed(names), packages.audit(), takeSnapshot(docker)]);
   const selection = selectPackages(installed, config.packages.names, config.packages.engine);
   checks.push(selection.check);
   if (!selection.engine) return refused();
@@ -60,7 +61,6 @@ export async function preflight(world: World, options: { to?: string | undefined
   result.engine = { package: engine.name, from: engine.version, to: null };
 
   const broken = installed.filter((p) => !p.ok);
-  const audit = await packages.audit();
   checks.push(
     broken.length || audit.length
       ? fail("package-state", `the package database is not consistent (${[...broken.map((p) => `${p.name} ${p.status}`), ...audit.slice(0, 3)].join("; ")}); run dpkg --configure -a first`)
@@ -76,13 +76,14 @@ export async function preflight(world: World, options: { to?: string | undefined
     }
   }
 
-  const available: Record<string, string[]> = {};
-  for (const p of selection.packages) available[p.name] = await packages.available(p.name);
+  const available: Record<string, string[]> = Object.fromEntries(
+    await Promise.all(selection.packages.map(async (p) => [p.name, await packages.available(p.name)] as const)),
+  );
   const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, options.to, config.packages.deny);
   checks.push(resolution.check);
   if (resolution.kind === "refused") return refused();
 
-  result.snapshot = await takeSnapshot(docker);
+  result.snapshot = snapshot;
   checks.push(pass("snapshot", `${result.snapshot.length} containers (${result.snapshot.filter((c) => c.running).length} running)`));
   checks.push(...containerHazards(result.version.version, result.snapshot));
 
@@ -102,34 +103,34 @@ export async function preflight(world: World, options: { to?: string | undefined
   const plan = buildPlan({ name: engine.name, from: engine.version, to: result.engine.to }, changes, resolution.targets);
   result.plan = plan;
 
-  const holder = await packages.lockHolder();
+  const [holder, held, dl, back, unitChecks, processes] = await Promise.all([
+    packages.lockHolder(),
+    packages.held(plan.changes.map((c) => c.name)),
+    packages.downloadable(plan.targets),
+    packages.downloadable(plan.previous),
+    world.service.kind === "systemd"
+      ? world.service.facts().then(
+          (f) => unitVerdicts(f, plan.restartContainerd),
+          (err: unknown) => [fail("units", `cannot read the systemd units: ${message(err)}`)],
+        )
+      : Promise.resolve([]),
+    world.host.processes(),
+  ]);
   checks.push(holder ? fail("package-lock", `the package database is locked by ${holder}; wait for it to finish`) : pass("package-lock", "the package database is not locked"));
-
-  const held = await packages.held(plan.changes.map((c) => c.name));
   if (held.length && !config.packages.hold) {
     checks.push(fail("package-holds", `${held.join(", ")} held by someone else (apt-mark showhold); release the hold, or set packages.hold: true to let the upgrader manage holds`));
   } else {
     checks.push(pass("package-holds", held.length ? `${held.join(", ")} held by the upgrader between runs` : "no holds on the planned packages"));
   }
-
-  const dl = await packages.downloadable(plan.targets);
   checks.push({ name: "downloadable", ok: dl.ok, message: dl.message, level: "error" });
-  const back = await packages.downloadable(plan.previous);
   checks.push({
     name: "rollback-available",
     ok: back.ok,
     message: back.ok ? `previous versions fetchable for a rollback: ${plan.previous.map((p) => `${p.name}=${p.version}`).join(", ")}` : `${back.message}: a rollback would not be possible`,
     level: "error",
   });
-
-  if (world.service.kind === "systemd") {
-    try {
-      checks.push(...unitVerdicts(await world.service.facts(), plan.restartContainerd));
-    } catch (err) {
-      checks.push(fail("units", `cannot read the systemd units: ${message(err)}`));
-    }
-  }
-  checks.push(containerdVerdict(info, await world.host.processes()));
+  checks.push(...unitChecks);
+  checks.push(containerdVerdict(info, processes));
 
   result.verdict = checks.some((c) => !c.ok && c.level === "error") ? "refused" : "proceed";
   return result;

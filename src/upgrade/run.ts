@@ -11,6 +11,8 @@ import { preflight } from "./preflight.js";
 import { rollback } from "./rollback.js";
 import { StepError, StepRecorder } from "./steps.js";
 import { verifyAfterStart } from "./verify.js";
+import { takeSnapshot } from "./snapshot.js";
+import type { ContainerState } from "../ports/docker.js";
 
 export interface UpgradeOptions {
   dryRun: boolean;
@@ -51,6 +53,9 @@ export function emptyReport(id: string, command: RunReport["command"], startedAt
   };
 }
 
+const summarize = (containers: readonly ContainerState[]): RunReport["snapshot"] =>
+  containers.map((c) => ({ id: c.id, name: c.name, status: c.status, pid: c.pid, startedAt: c.startedAt, paused: c.paused }));
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const errorOf = (err: unknown, fallbackStep: string) => ({ message: message(err), step: err instanceof StepError ? err.step : fallbackStep });
 
@@ -83,7 +88,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   report.checks = pre.checks;
   report.engine = pre.engine;
   report.engineVersion.before = pre.version?.version ?? null;
-  report.snapshot = pre.snapshot.map((c) => ({ id: c.id, name: c.name, status: c.status, pid: c.pid, startedAt: c.startedAt, paused: c.paused }));
+  report.snapshot = summarize(pre.snapshot);
   report.packages = pre.plan?.changes ?? [];
   report.order = config.upgrade.order;
   const untouched = "unchanged: nothing was stopped, installed or downloaded";
@@ -144,6 +149,16 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     await world.state.pruneCache(null).catch(() => undefined);
     return finish("refused", EXIT.refused, untouched);
   }
+  // The snapshot verification compares against: the containers as they are right before the host changes
+  // (the preflight's may be minutes old after a slow download).
+  try {
+    journal.snapshot = await steps.run("snapshot", () => takeSnapshot(world.docker));
+  } catch (err) {
+    report.error = errorOf(err, "snapshot");
+    await world.state.pruneCache(null).catch(() => undefined);
+    return finish("failed", EXIT.failed, untouched);
+  }
+  report.snapshot = summarize(journal.snapshot);
   // The commit point: from here on the run finishes to a safe state whatever happens.
   options.interrupt.commit();
   await transition(ctx, "fetched");

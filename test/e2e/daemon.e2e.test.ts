@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, dpkgVersion, identities, makeContainers, OLD, resetEngine, startCli, STATE_DIR, writeConfig } from "./helpers.js";
+import { cli, dpkgVersion, identities, makeContainers, OLD, resetEngine, startCli, STATE_DIR, until, writeConfig } from "./helpers.js";
 
 const NEXT = "20.10.25+dfsg1-1";
 const METRICS = "127.0.0.1:19475";
@@ -15,14 +15,6 @@ interface Hook {
   report: { outcome?: string; id: string };
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const reportCount = async () => (await readdir(join(STATE_DIR, "reports")).catch(() => [])).length;
 
@@ -72,7 +64,7 @@ hooks:
 `);
     const daemon = startCli(["daemon", "--config", config]);
     try {
-      await until("the daemon's run to finish", async () => (await reportCount()) >= 1 && received.some((h) => h.event === "success"));
+      await until("the daemon's run to finish", async () => (await reportCount()) >= 1 && received.some((h) => h.event === "success"), 120_000);
       expect(await dpkgVersion("docker.io")).toEqual({ version: NEXT, status: "install ok installed" });
       expect(await identities()).toEqual(before);
 

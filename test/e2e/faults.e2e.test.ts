@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Journal } from "../../src/upgrade/journal.js";
-import { cli, dockerdPid, dpkgVersion, identities, makeContainers, OLD, resetEngine, SANDBOX, startCli, STATE_DIR, writeConfig, type Identity } from "./helpers.js";
+import { cli, dockerdPid, dpkgVersion, identities, makeContainers, OLD, resetEngine, SANDBOX, startCli, STATE_DIR, until, writeConfig, type Identity } from "./helpers.js";
 
 const NEXT = "20.10.25+dfsg1-1";
 
@@ -15,14 +15,6 @@ async function journalState(): Promise<string | null> {
   }
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** What must hold after every fault: daemon up, dpkg consistent, no container restarted or lost. */
 async function expectHostHealthy(before: Identity[], version: string): Promise<void> {

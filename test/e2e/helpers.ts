@@ -141,3 +141,13 @@ export async function resetEngine(releases: string[]): Promise<void> {
   await rm(STATE_DIR, { recursive: true, force: true });
   if (releases.length) await sandbox("repo", ...releases);
 }
+
+/** Polls `fn` until it holds, or fails naming what it waited for. */
+export async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -120,7 +120,10 @@ export class FakePackages implements PackageManagerPort {
   downloadable(): Promise<{ ok: boolean; message: string }> {
     return Promise.resolve({ ok: true, message: "ok" });
   }
+  /** Runs during the download (a test's chance to change the host meanwhile). */
+  onFetch: (() => void) | null = null;
   fetch(targets: readonly PackageTarget[], dir: string): Promise<string[]> {
+    this.onFetch?.();
     this.events.push(`packages.fetch ${targets.map((t) => `${t.name}=${t.version}`).join(" ")} -> ${dir.split("/").pop()}`);
     return Promise.resolve([]);
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { upgradeCommand } from "../../src/cli/commands/upgrade.js";
 import { InterruptGate } from "../../src/upgrade/interrupt.js";
 import { runUpgrade } from "../../src/upgrade/run.js";
-import { fakeWorld } from "../fakes/world.js";
+import { container, fakeWorld } from "../fakes/world.js";
 
 const gate = () => new InterruptGate();
 
@@ -29,6 +29,18 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(report.containers?.unchanged.map((c) => c.name)).toEqual(["web", "db"]);
     expect(report.daemonDowntimeMs).toBe(0);
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it("compares against the containers as they were right before the host changed, not at the preflight", async () => {
+    const world = fakeWorld();
+    world.fakePackages.onFetch = () => {
+      if (!world.engine.containers.some((c) => c.name === "late")) world.engine.containers.push(container("late"));
+    };
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("upgraded");
+    expect(report.containers?.new).toEqual([]);
+    expect(report.containers?.unchanged.map((c) => c.name)).toEqual(["web", "db", "late"]);
+    expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "stop", "start", "wait-ready", "verify", "hooks-verify"]);
   });
 
   it("stop-first: stops, installs, starts", async () => {

@@ -80,3 +80,18 @@ describe("maintenance windows", () => {
     });
   });
 });
+
+describe("just before the stop (daemon)", () => {
+  it("refuses to stop dockerd when the window no longer holds the downtime budget and the verification", async () => {
+    const { stopVerdict } = await import("../../src/cli/commands/daemon.js");
+    const { fakeWorld } = await import("../fakes/world.js");
+    const world = fakeWorld({ schedule: { windows: [{ cron: "0 3 * * SUN", duration: "2h", timezone: "Europe/Berlin" }] } });
+    world.fakeClock.t = at("2026-11-22T02:30:00Z");
+    expect(stopVerdict(world, false)).toBeNull();
+    world.fakeClock.t = at("2026-11-22T03:59:00Z"); // 60 s left; budget 90 s + settle 15 s
+    expect(stopVerdict(world, false)).toBe("the window closes in 60s, less than the 105s the rest of the run may take");
+    world.fakeClock.t = at("2026-11-22T04:00:00Z");
+    expect(stopVerdict(world, false)).toBe("the maintenance window closed before the stop");
+    expect(stopVerdict(world, true)).toBe("the daemon is stopping");
+  });
+});

@@ -91,14 +91,16 @@ export class AptPackageManager implements PackageManagerPort {
 
   async downloadable(targets: readonly PackageTarget[]): Promise<{ ok: boolean; message: string }> {
     const missing: string[] = [];
-    for (const s of spec(targets)) {
-      try {
-        const { stdout } = await this.exec("apt-get", ["download", "--print-uris", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
-        if (!stdout.trim()) missing.push(`${s} (no source)`);
-      } catch (err) {
-        missing.push(`${s} (${(err as Error).message.split("\n").pop()})`);
-      }
-    }
+    await Promise.all(
+      spec(targets).map(async (s) => {
+        try {
+          const { stdout } = await this.exec("apt-get", ["download", "--print-uris", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
+          if (!stdout.trim()) missing.push(`${s} (no source)`);
+        } catch (err) {
+          missing.push(`${s} (${(err as Error).message.split("\n").pop()})`);
+        }
+      }),
+    );
     return missing.length
       ? { ok: false, message: `not downloadable: ${missing.join("; ")}` }
       : { ok: true, message: `${targets.map((t) => `${t.name}=${t.version}`).join(", ")} downloadable` };

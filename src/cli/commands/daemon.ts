@@ -11,6 +11,20 @@ type Setup = (opts: { config?: string }) => Promise<{ config: Config; world: Wor
 
 const MAX_SLEEP = 60_000;
 
+/**
+ * Asked just before the stop: the window must still be open and hold the worst case from here on,
+ * the downtime budget plus the verification. Never stop dockerd into a closing window.
+ */
+export function stopVerdict(world: World, stopping: boolean): string | null {
+  if (stopping) return "the daemon is stopping";
+  const now = world.clock.now();
+  const w = currentWindow(world.config.schedule, now);
+  if (!w) return "the maintenance window closed before the stop";
+  const need = world.config.upgrade.downtimeBudget + world.config.upgrade.settle;
+  if (w.closes - now < need) return `the window closes in ${Math.round((w.closes - now) / 1000)}s, less than the ${Math.round(need / 1000)}s the rest of the run may take`;
+  return null;
+}
+
 /** Expected run time: the slowest of the last few runs, else the configured default. */
 async function expectedDuration(world: World): Promise<number> {
   const recent = (await world.state.reports(10)).filter((r) => !r.dryRun && r.outcome !== "refused" && r.finishedAt);
@@ -76,12 +90,7 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
         lastRunAt = now;
         const reports = await upgradeCommand(world, {
           dryRun: false,
-          beforeStop: () => {
-            const w = currentWindow(world.config.schedule, world.clock.now());
-            if (stopping) return "the daemon is stopping";
-            if (!w) return "the maintenance window closed before the stop";
-            return null;
-          },
+          beforeStop: () => stopVerdict(world, stopping),
         }).catch((err: unknown) => {
           logger.error({ err }, "run failed");
           return [];
