@@ -226,7 +226,7 @@ cmd_down() {
   cmd_stop_daemon || true
   stop_containerd || true
   pkill -f "containerd-shim-runc-v2 .*-address $RUN/containerd.sock" 2>/dev/null || true
-  grep -o " $DATA[^ ]*\| $RUN[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $DATA[^ ]*\| $RUN[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -f "$LIST"
   if [ -f "$DIR/original-packages" ]; then
     local want=() p
