@@ -7,7 +7,7 @@ export interface RunContext {
   world: World;
   steps: StepRecorder;
   journal: Journal;
-  /** When the current stop was issued, for the down window (null while the daemon is up). */
+  /** When the API went down (the first stop since it last answered); null while it is up. */
   stopAt: number | null;
   /** API down time summed over every window of the run. */
   downtimeMs: number | null;

@@ -24,7 +24,8 @@ export async function waitReady(docker: DockerPort, budgetMs: number, now: () =>
 export async function stopDaemon(ctx: RunContext): Promise<void> {
   const { world } = ctx;
   await transition(ctx, "stopping");
-  ctx.stopAt = world.clock.now();
+  // still down from an earlier stop (a start that never answered): the window goes on from that stop
+  ctx.stopAt ??= world.clock.now();
   ctx.daemonDownByUs = true;
   ctx.everStopped = true;
   await ctx.steps.run("stop", () => world.service.stop());

@@ -167,17 +167,22 @@ export class FakeService implements ServiceManagerPort {
     readonly events: Event[],
     private readonly engine: FakeEngine,
     private readonly packages: FakePackages,
+    private readonly clock: FakeClock,
   ) {}
   facts() {
     return Promise.resolve({ units: {} });
   }
+  /** Each stop and start takes this long on the fake clock. */
+  stepMs = 100;
   stop(): Promise<void> {
     this.events.push("service.stop");
+    this.clock.t += this.stepMs;
     this.engine.up = false;
     return Promise.resolve();
   }
   start(options: StartOptions): Promise<void> {
     this.events.push(`service.start${options.restartContainerd ? " (containerd restarted)" : ""}`);
+    this.clock.t += this.stepMs;
     const build = this.packages.engineBuild();
     if (this.brokenBuilds.has(build)) return Promise.resolve();
     this.engine.up = true;
@@ -253,9 +258,9 @@ export function fakeWorld(config: ConfigInput = {}): FakeWorld {
   const events: Event[] = [];
   const engine = new FakeEngine(events);
   const fakePackages = new FakePackages(events);
-  const fakeService = new FakeService(events, engine, fakePackages);
-  const memory = new MemoryState();
   const fakeClock = new FakeClock();
+  const fakeService = new FakeService(events, engine, fakePackages, fakeClock);
+  const memory = new MemoryState();
   return {
     config: parseConfig({ service: { manager: "command", stop: ["stop"], start: ["start"] }, ...config }),
     docker: engine,

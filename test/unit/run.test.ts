@@ -27,7 +27,7 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(report.engine).toEqual({ package: "docker.io", from: "20.10.24+dfsg1-1+deb12u1+b6", to: "20.10.25+dfsg1-1" });
     expect(report.engineVersion).toEqual({ before: "20.10.24+dfsg1", after: "20.10.25+dfsg1" });
     expect(report.containers?.unchanged.map((c) => c.name)).toEqual(["web", "db"]);
-    expect(report.daemonDowntimeMs).toBe(0);
+    expect(report.daemonDowntimeMs).toBe(200); // stop + start, 100 ms each on the fake clock
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
@@ -104,6 +104,8 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(world.events).toContain("packages.install docker.io=20.10.24+dfsg1-1+deb12u1+b6 (downgrades) (services held)");
     expect(world.fakePackages.installedVersions["docker.io"]).toBe("20.10.24+dfsg1-1+deb12u1+b6");
     expect(world.engine.up).toBe(true);
+    // down from the first stop to the first good ping: the failed start's window included
+    expect(report.daemonDowntimeMs).toBe(400);
     expect(report.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
     expect(world.memory.journalStates).toContain("rolling-back");
     expect(world.memory.journal).toBeNull();
