@@ -98,10 +98,9 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
     report.error = { message: failed, step: steps.steps.at(-1)?.name ?? "recover" };
   }
   report.daemonDowntimeMs = ctx.downtimeMs;
-  const up = await daemonUp(world);
-  const consistent = await packages.audit().then((a) => a.length === 0, () => false);
-  report.hostState = await describeHost(world, !up);
-  const healthy = up && consistent;
+  const host = await describeHost(world, false);
+  report.hostState = host.text;
+  const healthy = host.daemonUp && host.packagesConsistent;
   if (healthy) {
     await world.state.closeJournal(journal.runId);
     await world.state.pruneCache(null);

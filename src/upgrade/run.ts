@@ -224,33 +224,43 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   if (journal.releasedHolds.length) await world.packages.setHold(journal.releasedHolds, true).catch((err: unknown) => logger.error({ err }, "could not re-apply holds"));
   report.probes = await probes.stop();
   report.daemonDowntimeMs = ctx.downtimeMs;
-  const hostState = await describeHost(world, ctx.daemonDownByUs);
-  const healthy = !ctx.daemonDownByUs && (await world.packages.audit().then((a) => a.length === 0, () => false));
-  if (healthy) {
+  const host = await describeHost(world, ctx.daemonDownByUs);
+  if (host.daemonUp && host.packagesConsistent) {
     await transition(ctx, "done");
     await world.state.closeJournal(journal.runId);
     await world.state.pruneCache(outcome === "upgraded" ? null : journal.runId);
   }
   if (outcome === "upgraded" && report.containers && harmed(report.containers) > 0) logger.warn({ containers: report.containers }, "containers changed");
-  return finish(outcome, exitCode, hostState);
+  return finish(outcome, exitCode, host.text);
 }
 
-/** One sentence on what the host looks like now, for the report. */
-export async function describeHost(world: World, daemonDown: boolean): Promise<string> {
+export interface HostState {
+  daemonUp: boolean;
+  packagesConsistent: boolean;
+  /** One sentence for the report: what the host looks like now, and what to do if it is not healthy. */
+  text: string;
+}
+
+/** What the host looks like now: daemon answering (and on which engine), package database consistent. */
+export async function describeHost(world: World, daemonDown: boolean): Promise<HostState> {
   const parts: string[] = [];
+  let daemonUp = false;
+  let packagesConsistent = false;
   try {
     if (daemonDown) throw new Error("down");
     await world.docker.ping(2_000);
     const v = await world.docker.version();
+    daemonUp = true;
     parts.push(`dockerd up, engine ${v.version}`);
   } catch {
     parts.push("dockerd NOT answering: start it (systemctl start docker) and run `docker-live-upgrade recover`");
   }
   try {
     const audit = await world.packages.audit();
-    parts.push(audit.length ? `package database inconsistent (${audit[0]}): run dpkg --configure -a` : "packages consistent");
+    packagesConsistent = audit.length === 0;
+    parts.push(packagesConsistent ? "packages consistent" : `package database inconsistent (${audit[0]}): run dpkg --configure -a`);
   } catch (err) {
     parts.push(`package state unknown (${message(err)})`);
   }
-  return parts.join("; ");
+  return { daemonUp, packagesConsistent, text: parts.join("; ") };
 }

@@ -39,6 +39,7 @@ async function expectedDuration(world: World): Promise<number> {
  */
 export async function daemonCommand(configFlag: string | undefined, setup: Setup): Promise<number> {
   let { world, logger } = await setup({ config: configFlag });
+  let metrics: Metrics | null = world.config.metrics ? startMetrics(world.config.metrics.listen, world, logger) : null;
   let stopping = false;
   let wake: (() => void) | null = null;
   const sleep = (ms: number) =>
@@ -72,7 +73,6 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onTerm);
   process.on("SIGHUP", onHup);
-  let metrics: Metrics | null = world.config.metrics ? startMetrics(world.config.metrics.listen, world, logger) : null;
   const watchdog = sdNotify.watchdogInterval();
   const dog = watchdog ? setInterval(() => sdNotify("WATCHDOG=1"), watchdog / 2) : null;
   sdNotify("READY=1");

@@ -23,8 +23,9 @@ export async function recoverCommand(world: World): Promise<RunReport> {
       await world.service.start({ restartContainerd: false }).catch((err: unknown) => world.logger.error({ err }, "could not start dockerd"));
       await waitReady(world.docker, world.config.docker.readyTimeout, world.clock.now).catch(() => undefined);
     }
-    report.hostState = await describeHost(world, false);
-    const healthy = !/NOT answering|inconsistent|unknown/.test(report.hostState);
+    const host = await describeHost(world, false);
+    report.hostState = host.text;
+    const healthy = host.daemonUp && host.packagesConsistent;
     report.outcome = healthy ? "up-to-date" : "failed";
     report.exitCode = healthy ? EXIT.ok : EXIT.failed;
     report.finishedAt = new Date(world.clock.now()).toISOString();
