@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import pRetry from "p-retry";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
@@ -6,7 +7,7 @@ import { silentNotifier } from "./notifier.js";
 import type { RunReport } from "../report/report.js";
 
 export function summaryText(event: NotifyEvent, r: Partial<RunReport>): string {
-  const host = process.env.HOSTNAME ?? "host";
+  const host = hostname();
   const eng = r.engine?.package ? `${r.engine.package} ${r.engine.from ?? "?"} -> ${r.engine.to ?? "?"}` : "docker";
   const down = typeof r.daemonDowntimeMs === "number" ? `, API down ${r.daemonDowntimeMs} ms` : "";
   const lost = r.containers ? `, containers ${r.containers.unchanged.length}/${r.containers.before} unchanged` : "";

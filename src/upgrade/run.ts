@@ -162,7 +162,8 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   // The commit point: from here on the run finishes to a safe state whatever happens.
   options.interrupt.commit();
   await transition(ctx, "fetched");
-  await world.notifier.notify("start", report);
+  // no outcome yet: the start event carries what is about to happen, not the report's placeholder outcome
+  await world.notifier.notify("start", { id: report.id, startedAt: report.startedAt, engine: report.engine, packages: report.packages, order: report.order });
   const probes = new ProbeRunner(config.probes, world.probeCheck, clock);
   probes.start();
   if (config.packages.hold) {

@@ -127,4 +127,23 @@ describe("never leave a host broken", () => {
     expect(done.exitCode).toBe(0);
     await expectHostHealthy(before, NEXT);
   });
+
+  it("package holds: a hold the upgrader did not make refuses (exit 3); with packages.hold it releases and re-applies its own", async () => {
+    await prepare([NEXT]);
+    await execa("apt-mark", ["hold", "docker.io"]);
+    try {
+      const refused = await cli("upgrade", "--json", "--config", await writeConfig());
+      expect(refused.exitCode).toBe(3);
+      expect(refused.report!.checks.find((c) => c.name === "package-holds")).toMatchObject({ ok: false, message: expect.stringMatching(/docker\.io held by someone else/) });
+      expect((await dpkgVersion("docker.io")).version).toBe(OLD);
+
+      const managed = await cli("upgrade", "--json", "--config", await writeConfig("packages:\n  hold: true\n"));
+      expect(managed.exitCode, managed.stderr).toBe(0);
+      expect(managed.report!.outcome).toBe("upgraded");
+      expect((await execa("apt-mark", ["showhold"])).stdout.split("\n")).toContain("docker.io");
+      await expectHostHealthy(before, NEXT);
+    } finally {
+      await execa("apt-mark", ["unhold", "docker.io"]);
+    }
+  });
 });
