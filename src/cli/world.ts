@@ -6,7 +6,7 @@ import { DockerodeDocker } from "../adapters/docker/dockerode-docker.js";
 import { systemClock } from "../adapters/clock/system-clock.js";
 import { FsStateStore } from "../adapters/state/fs-state-store.js";
 import { PidLock } from "../adapters/state/pid-lock.js";
-import { procHost } from "../adapters/host/proc-host.js";
+import { createHost } from "../adapters/host/proc-host.js";
 import { SystemdServiceManager } from "../adapters/service/systemd.js";
 import { OpenrcServiceManager } from "../adapters/service/openrc.js";
 import { CommandServiceManager } from "../adapters/service/command.js";
@@ -35,7 +35,7 @@ export async function createWorld(config: Config, logger: Logger): Promise<World
     clock: systemClock,
     state: new FsStateStore(config.stateDir),
     lock: new PidLock(join(config.stateDir, "lock")),
-    host: procHost,
+    host: createHost(exec, config.hostRoot),
     probeCheck: nodeProbeCheck,
     hooks: createHookRunner(exec, config.hooks),
     notifier: createWebhookNotifier(config.notify, logger),

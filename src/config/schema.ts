@@ -59,6 +59,8 @@ export const configSchema = z.strictObject({
   docker: z
     .strictObject({
       socket: z.string().startsWith("/", "an absolute unix socket path").default("/var/run/docker.sock"),
+      /** The daemon's configuration file, validated with the new dockerd (23.0+) before the restart. */
+      configFile: z.string().startsWith("/", "an absolute path").default("/etc/docker/daemon.json"),
       readyTimeout: duration("60s"),
     })
     .prefault({}),

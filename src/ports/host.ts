@@ -4,7 +4,15 @@ export interface ProcessEntry {
   comm: string;
 }
 
-/** Read-only facts about the host's processes. */
-export interface HostPort {
+/** Facts about the host, and the few host commands that are neither package nor service actions. */
+export interface HostPort extends HostCommands {
   processes(): Promise<ProcessEntry[]>;
+}
+
+export interface HostCommands {
+  /**
+   * `dockerd --validate --config-file FILE` with the dockerd now on disk (23.0+): null when the file is
+   * absent, else whether that build accepts the configuration.
+   */
+  validateDaemonConfig(configFile: string): Promise<{ ok: boolean; message: string } | null>;
 }

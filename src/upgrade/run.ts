@@ -10,6 +10,7 @@ import type { World } from "./ports.js";
 import { preflight } from "./preflight.js";
 import { rollback } from "./rollback.js";
 import { StepError, StepRecorder } from "./steps.js";
+import { releaseOf } from "../versions/scheme.js";
 import { verifyAfterStart } from "./verify.js";
 import { takeSnapshot } from "./snapshot.js";
 import type { ContainerState } from "../ports/docker.js";
@@ -179,6 +180,17 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
       await steps.run("install", () => world.packages.install(plan.targets, { from: journal.targetDir, allowDowngrades: false, holdServices: true }));
       await transition(ctx, "installed");
       await world.service.reload();
+      await validateConfig();
+    };
+    // FAILURE-MODES #8: the new build must accept the daemon's configuration. Staged, this runs before the
+    // old daemon is stopped: a refusal rolls back with no down window at all.
+    const validateConfig = async () => {
+      const rel = releaseOf(world.packages.scheme.upstream(plan.engine.to));
+      if (!rel || rel.major < 23) return;
+      const v = await steps.run("validate-config", () => world.host.validateDaemonConfig(config.docker.configFile));
+      if (!v) return;
+      report.checks.push({ name: "daemon-config", ok: v.ok, message: `${config.docker.configFile}: ${v.message}`, level: "error" });
+      if (!v.ok) throw new StepError("validate-config", new Error(`the new dockerd rejects ${config.docker.configFile}: ${v.message}`));
     };
     if (config.upgrade.order === "staged") {
       await install();

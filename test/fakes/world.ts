@@ -155,7 +155,7 @@ export class FakePackages implements PackageManagerPort {
   }
   /** The upstream release of the installed engine package: what a restarted dockerd reports. */
   engineBuild(): string {
-    return debScheme.upstream(this.installedVersions["docker.io"]!);
+    return debScheme.upstream((this.installedVersions["docker.io"] ?? this.installedVersions["docker-ce"])!);
   }
 }
 
@@ -243,7 +243,14 @@ export class FakeLock implements LockPort {
   }
 }
 
-const host: HostPort = { processes: () => Promise.resolve([{ pid: 10, ppid: 1, comm: "containerd" }, { pid: 11, ppid: 1, comm: "dockerd" }]) };
+const host = (): HostPort & { daemonConfigVerdict: { ok: boolean; message: string } | null } => {
+  const h = {
+    daemonConfigVerdict: null as { ok: boolean; message: string } | null,
+    processes: () => Promise.resolve([{ pid: 10, ppid: 1, comm: "containerd" }, { pid: 11, ppid: 1, comm: "dockerd" }]),
+    validateDaemonConfig: () => Promise.resolve(h.daemonConfigVerdict),
+  };
+  return h;
+};
 
 export interface FakeWorld extends World {
   events: Event[];
@@ -269,7 +276,7 @@ export function fakeWorld(config: ConfigInput = {}): FakeWorld {
     clock: fakeClock,
     state: memory,
     lock: new FakeLock(),
-    host,
+    host: host(),
     probeCheck: () => Promise.resolve(),
     hooks: { run: () => Promise.resolve([]) },
     notifier: { notify: () => Promise.resolve() },

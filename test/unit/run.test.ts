@@ -43,6 +43,35 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "stop", "start", "wait-ready", "verify", "hooks-verify"]);
   });
 
+  describe("dockerd --validate on the daemon config (engines 23.0+)", () => {
+    const dockerCe = () => {
+      const world = fakeWorld();
+      world.fakePackages.installedVersions = { "docker-ce": "5:24.0.2-1~debian.12~bookworm" };
+      world.fakePackages.availableVersions = { "docker-ce": ["5:24.0.2-1~debian.12~bookworm", "5:24.0.9-1~debian.12~bookworm"] };
+      world.engine.version_ = "24.0.2";
+      return world;
+    };
+
+    it("a config the new build rejects rolls back before the old daemon is ever stopped", async () => {
+      const world = dockerCe();
+      (world.host as unknown as { daemonConfigVerdict: unknown }).daemonConfigVerdict = { ok: false, message: 'unknown directive "bip6"' };
+      const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+      expect(report.outcome).toBe("rolled-back");
+      expect(report.error).toEqual({ step: "validate-config", message: 'the new dockerd rejects /etc/docker/daemon.json: unknown directive "bip6"' });
+      expect(world.events.filter((e) => e.startsWith("service"))).toEqual([]);
+      expect(report.daemonDowntimeMs).toBeNull();
+      expect(world.fakePackages.installedVersions["docker-ce"]).toBe("5:24.0.2-1~debian.12~bookworm");
+    });
+
+    it("an accepted config is reported and the upgrade goes on", async () => {
+      const world = dockerCe();
+      (world.host as unknown as { daemonConfigVerdict: unknown }).daemonConfigVerdict = { ok: true, message: "configuration OK" };
+      const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+      expect(report.outcome).toBe("upgraded");
+      expect(report.checks.find((c) => c.name === "daemon-config")).toMatchObject({ ok: true, message: "/etc/docker/daemon.json: configuration OK" });
+    });
+  });
+
   it("stop-first: stops, installs, starts", async () => {
     const world = fakeWorld({ upgrade: { order: "stop-first" } });
     const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });

@@ -1,4 +1,7 @@
-import { readdir, readFile } from "node:fs/promises";
+import { access, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Exec } from "../../exec/index.js";
+import { ExecError } from "../../exec/index.js";
 import type { HostPort, ProcessEntry } from "../../ports/host.js";
 
 /** /proc/<pid>/stat: "pid (comm) state ppid ..." */
@@ -10,7 +13,18 @@ export function parseProcStat(text: string): ProcessEntry | null {
   return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), ppid: Number(rest[1]) };
 }
 
-export const procHost: HostPort = {
+/** /proc for processes; dockerd itself for validating its configuration. */
+export const createHost = (exec: Exec, hostRoot = "/"): HostPort => ({
+  async validateDaemonConfig(configFile) {
+    if (!(await access(join(hostRoot, configFile)).then(() => true, () => false))) return null;
+    try {
+      const r = await exec("dockerd", ["--validate", "--config-file", configFile], { timeoutMs: 30_000 });
+      return { ok: true, message: (r.stdout || r.stderr).trim() || "configuration OK" };
+    } catch (err) {
+      const e = err as ExecError;
+      return { ok: false, message: (e.stderr || e.stdout || e.message).trim().split("\n").slice(-3).join(" ") };
+    }
+  },
   async processes() {
     const out: ProcessEntry[] = [];
     for (const d of await readdir("/proc")) {
@@ -21,4 +35,4 @@ export const procHost: HostPort = {
     }
     return out;
   },
-};
+});
