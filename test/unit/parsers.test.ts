@@ -9,6 +9,10 @@ import { readFileSync } from "node:fs";
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), "utf8");
 
 describe("apt and dpkg output, captured on Debian 12", () => {
+  it("dpkg-query: a held package (hi) is installed and fine", () => {
+    expect(parseDpkgQuery("docker.io\t20.10.24+dfsg1-1+deb12u1+b6\thi \n")).toEqual([{ name: "docker.io", version: "20.10.24+dfsg1-1+deb12u1+b6", status: "hi", ok: true }]);
+  });
+
   it("dpkg-query: installed packages and half-configured ones", () => {
     expect(parseDpkgQuery("docker.io\t20.10.24+dfsg1-1+deb12u1+b6\tii \ncontainerd\t1.6.20~ds1-1+deb12u3\tiF \ndocker-ce\t\tun \n")).toEqual([
       { name: "docker.io", version: "20.10.24+dfsg1-1+deb12u1+b6", status: "ii", ok: true },

@@ -8,7 +8,8 @@ export function parseDpkgQuery(stdout: string): InstalledPackage[] {
     if (!name || !version || !status) continue;
     // "ii " installed; "iU"/"iF"/"iH"/"iW"/"iT": wanted installed but unpacked/half-configured/triggers pending.
     if (!/^[ihr][iUFHWT]/.test(status) || status[1] === "n") continue;
-    out.push({ name, version, status: status.trim(), ok: status.startsWith("ii") && !status[2]?.trim() });
+    // first letter: what is wanted (i install, h hold, ...); second: the state (i installed); third: errors
+    out.push({ name, version, status: status.trim(), ok: status[1] === "i" && !status[2]?.trim() });
   }
   return out;
 }

@@ -83,7 +83,8 @@ export class AptPackageManager implements PackageManagerPort {
   async simulate(targets: readonly PackageTarget[]): Promise<SimulatedChange[]> {
     const { stdout } = await this.exec(
       "apt-get",
-      ["install", "-s", "-y", "--allow-downgrades", "--no-install-recommends", ...spec(targets)],
+      // holds are judged by the package-holds check, which names them; the simulation only reports
+      ["install", "-s", "-y", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", ...spec(targets)],
       { env: ENV, timeoutMs: this.timeoutMs },
     );
     return parseSimulation(stdout);
@@ -111,7 +112,7 @@ export class AptPackageManager implements PackageManagerPort {
     // First what an install of these versions needs that is not installed yet (new dependencies included)...
     await this.exec(
       "apt-get",
-      ["install", "--download-only", "-y", "-q", "--allow-downgrades", "--no-install-recommends", "-o", `Dir::Cache::Archives=${dir}`, ...spec(targets)],
+      ["install", "--download-only", "-y", "-q", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", "-o", `Dir::Cache::Archives=${dir}`, ...spec(targets)],
       { env: ENV, timeoutMs: this.timeoutMs },
     );
     // ...then each named version itself, even one that is installed now (a rollback needs it).
