@@ -14,6 +14,7 @@ import { releaseOf } from "../versions/scheme.js";
 import { verifyAfterStart } from "./verify.js";
 import { takeSnapshot } from "./snapshot.js";
 import type { ContainerState } from "../ports/docker.js";
+import type { HookKind, HookResult } from "../hooks/hooks.js";
 
 export interface UpgradeOptions {
   dryRun: boolean;
@@ -53,6 +54,9 @@ export function emptyReport(id: string, command: RunReport["command"], startedAt
     exitCode: EXIT.failed,
   };
 }
+
+const hookChecks = (kind: HookKind, results: readonly HookResult[]): CheckResult[] =>
+  results.map((h) => ({ name: `hook:${kind}:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" }));
 
 const summarize = (containers: readonly ContainerState[]): RunReport["snapshot"] =>
   containers.map((c) => ({ id: c.id, name: c.name, status: c.status, pid: c.pid, startedAt: c.startedAt, paused: c.paused }));
@@ -105,7 +109,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
 
   const facts = { run_id: report.id, engine_package: plan.engine.name, from: plan.engine.from, to: plan.engine.to, socket: config.docker.socket };
   const preHooks = await steps.run("hooks-pre", () => world.hooks.run("pre", facts));
-  report.checks.push(...preHooks.map((h): CheckResult => ({ name: `hook:pre:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" })));
+  report.checks.push(...hookChecks("pre", preHooks));
   const failedHook = preHooks.find((h) => !h.ok);
   if (failedHook) {
     report.error = { message: `pre hook ${failedHook.argv.join(" ")} failed: ${failedHook.message}`, step: "hooks-pre" };
@@ -130,6 +134,12 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     transitions: [],
   };
   const ctx: RunContext = { world, steps, journal, stopAt: null, downtimeMs: null, daemonDownByUs: false, everStopped: false };
+  /** Before the commit point: drop the downloads and end with the host as it was. */
+  const abandon = async (error: RunReport["error"], outcome: Outcome, exitCode: number): Promise<RunReport> => {
+    report.error = error;
+    await world.state.pruneCache(null).catch(() => undefined);
+    return finish(outcome, exitCode, untouched);
+  };
 
   try {
     options.interrupt.throwIfRequested();
@@ -139,25 +149,17 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     });
     options.interrupt.throwIfRequested();
   } catch (err) {
-    report.error = errorOf(err, "download");
-    await world.state.pruneCache(null).catch(() => undefined);
-    return finish("failed", EXIT.failed, "unchanged: the run stopped before touching packages or the daemon");
+    return abandon(errorOf(err, "download"), "failed", EXIT.failed);
   }
 
   const cancel = options.beforeStop?.();
-  if (cancel) {
-    report.error = { message: `not stopping dockerd: ${cancel}`, step: "before-stop" };
-    await world.state.pruneCache(null).catch(() => undefined);
-    return finish("refused", EXIT.refused, untouched);
-  }
+  if (cancel) return abandon({ message: `not stopping dockerd: ${cancel}`, step: "before-stop" }, "refused", EXIT.refused);
   // The snapshot verification compares against: the containers as they are right before the host changes
   // (the preflight's may be minutes old after a slow download).
   try {
     journal.snapshot = await steps.run("snapshot", () => takeSnapshot(world.docker));
   } catch (err) {
-    report.error = errorOf(err, "snapshot");
-    await world.state.pruneCache(null).catch(() => undefined);
-    return finish("failed", EXIT.failed, untouched);
+    return abandon(errorOf(err, "snapshot"), "failed", EXIT.failed);
   }
   report.snapshot = summarize(journal.snapshot);
   // The commit point: from here on the run finishes to a safe state whatever happens.
@@ -175,13 +177,6 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
 
   let failure: { why: string; step: string } | null = null;
   try {
-    const install = async () => {
-      await transition(ctx, "installing");
-      await steps.run("install", () => world.packages.install(plan.targets, { from: journal.targetDir, allowDowngrades: false, holdServices: true }));
-      await transition(ctx, "installed");
-      await world.service.reload();
-      await validateConfig();
-    };
     // FAILURE-MODES #8: the new build must accept the daemon's configuration. Staged, this runs before the
     // old daemon is stopped: a refusal rolls back with no down window at all.
     const validateConfig = async () => {
@@ -191,6 +186,13 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
       if (!v) return;
       report.checks.push({ name: "daemon-config", ok: v.ok, message: `${config.docker.configFile}: ${v.message}`, level: "error" });
       if (!v.ok) throw new StepError("validate-config", new Error(`the new dockerd rejects ${config.docker.configFile}: ${v.message}`));
+    };
+    const install = async () => {
+      await transition(ctx, "installing");
+      await steps.run("install", () => world.packages.install(plan.targets, { from: journal.targetDir, allowDowngrades: false, holdServices: true }));
+      await transition(ctx, "installed");
+      await world.service.reload();
+      await validateConfig();
     };
     if (config.upgrade.order === "staged") {
       await install();
@@ -205,7 +207,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     report.containers = verification.containers;
     report.engineVersion.after = verification.engineVersion;
     const verifyHooks = await steps.run("hooks-verify", () => world.hooks.run("verify", facts));
-    report.checks.push(...verifyHooks.map((h): CheckResult => ({ name: `hook:verify:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" })));
+    report.checks.push(...hookChecks("verify", verifyHooks));
     const threshold = config.upgrade.rollbackOn.probeFailures;
     if (threshold !== null && probes.failures() > threshold) {
       report.checks.push({ name: "probes", ok: false, message: `${probes.failures()} probe failures (allowed ${threshold})`, level: "error" });
