@@ -46,10 +46,12 @@ describe("daemon: maintenance windows on a real engine", () => {
     const before = await identities();
     const hookLog = join(await mkdtemp(join(tmpdir(), "dlu-hooks-")), "hooks.log");
     const hook = (kind: string) => `["sh", "-c", "echo ${kind} $DOCKER_LIVE_UPGRADE_HOOK $DOCKER_LIVE_UPGRADE_TO $DOCKER_LIVE_UPGRADE_OUTCOME >> ${hookLog}"]`;
+    // a window that opened this very minute and opens again only tomorrow: exactly one run
+    const now = new Date();
     const config = await writeConfig(`
 schedule:
   windows:
-    - cron: "* * * * *"
+    - cron: "${now.getUTCMinutes()} ${now.getUTCHours()} * * *"
       duration: 2h
       timezone: UTC
   expectedDuration: 1m
@@ -101,10 +103,12 @@ hooks:
 
   it("with no window open: does nothing, refuses an invalid config on SIGHUP and keeps running, SIGTERM ends it", async () => {
     await resetEngine([NEXT]);
+    // a one-hour window twelve hours from now: closed whenever this runs
+    const later = new Date(Date.now() + 12 * 3_600_000);
     const config = await writeConfig(`
 schedule:
   windows:
-    - cron: "0 3 1 1 *"
+    - cron: "${later.getUTCMinutes()} ${later.getUTCHours()} * * *"
       duration: 1h
       timezone: UTC
 `);
