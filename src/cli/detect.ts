@@ -11,11 +11,11 @@ export class UnsupportedHostError extends Error {
 
 const executable = (path: string): Promise<boolean> => access(path, constants.X_OK).then(() => true, () => false);
 
-
-/** Ordered strategies: each says "not mine" (null) or builds the adapter; one clear error when none fits. */
+/** Ordered strategies: each says whether the host is its kind and builds the adapter; one clear error when none fits. */
 type Strategy = { name: "apt" | "dnf"; detect: () => Promise<boolean>; build: () => PackageManagerPort };
 
 export async function detectPackageManager(config: Config, exec: Exec): Promise<PackageManagerPort> {
+  const host = (p: string) => join(config.hostRoot, p);
   const strategies: Strategy[] = [
     {
       name: "apt",
@@ -32,7 +32,6 @@ export async function detectPackageManager(config: Config, exec: Exec): Promise<
       },
     },
   ];
-  const host = (p: string) => join(config.hostRoot, p);
   const wanted = config.packages.manager;
   for (const s of strategies) {
     if (wanted !== "auto" && wanted !== s.name) continue;

@@ -5,11 +5,8 @@ export interface ProcessEntry {
 }
 
 /** Facts about the host, and the few host commands that are neither package nor service actions. */
-export interface HostPort extends HostCommands {
+export interface HostPort {
   processes(): Promise<ProcessEntry[]>;
-}
-
-export interface HostCommands {
   /**
    * `dockerd --validate --config-file FILE` with the dockerd now on disk (23.0+): null when the file is
    * absent, else whether that build accepts the configuration.

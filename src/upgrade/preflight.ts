@@ -1,3 +1,4 @@
+import { errorMessage } from "./steps.js";
 import type { ContainerState, EngineInfo, EngineVersion } from "../ports/docker.js";
 import type { CheckResult } from "../report/report.js";
 import { containerdVerdict, containerHazards, fail, pass, unitVerdicts } from "../checks/verdicts.js";
@@ -17,7 +18,6 @@ export interface PreflightResult {
   snapshot: ContainerState[];
 }
 
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
  * Every check before the stop, read-only. Each check is recorded whatever its verdict; the first
@@ -35,7 +35,7 @@ export async function preflight(world: World, options: { to?: string | undefined
     result.info = await docker.info();
     checks.push(pass("api-reachable", `engine ${result.version.version} (API ${result.version.apiVersion}) at ${config.docker.socket}`));
   } catch (err) {
-    checks.push(fail("api-reachable", `cannot reach the Docker API at ${config.docker.socket}: ${message(err)}; is dockerd running and docker.socket the right path?`));
+    checks.push(fail("api-reachable", `cannot reach the Docker API at ${config.docker.socket}: ${errorMessage(err)}; is dockerd running and docker.socket the right path?`));
     return refused();
   }
   const info = result.info;
@@ -72,7 +72,7 @@ export async function preflight(world: World, options: { to?: string | undefined
       await packages.refresh();
       checks.push(pass("package-lists", "package lists refreshed"));
     } catch (err) {
-      checks.push(fail("package-lists", `could not refresh the package lists: ${message(err)}`, "warning"));
+      checks.push(fail("package-lists", `could not refresh the package lists: ${errorMessage(err)}`, "warning"));
     }
   }
 
@@ -95,7 +95,7 @@ export async function preflight(world: World, options: { to?: string | undefined
   result.engine.to = resolution.targets.find((t) => t.name === engine.name)?.version ?? engine.version;
 
   const changes = await packages.simulate(resolution.targets).catch((err: unknown) => {
-    checks.push(fail("simulation", `the package manager refuses the plan: ${message(err)}`));
+    checks.push(fail("simulation", `the package manager refuses the plan: ${errorMessage(err)}`));
     return null;
   });
   if (!changes) return refused();
@@ -111,7 +111,7 @@ export async function preflight(world: World, options: { to?: string | undefined
     world.service.kind === "systemd"
       ? world.service.facts().then(
           (f) => unitVerdicts(f, plan.restartContainerd),
-          (err: unknown) => [fail("units", `cannot read the systemd units: ${message(err)}`)],
+          (err: unknown) => [fail("units", `cannot read the systemd units: ${errorMessage(err)}`)],
         )
       : Promise.resolve([]),
     world.host.processes(),

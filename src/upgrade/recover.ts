@@ -5,7 +5,7 @@ import { harmed } from "./diff.js";
 import { decideRecovery, type Journal } from "./journal.js";
 import type { World } from "./ports.js";
 import { describeHost, emptyReport, EXIT, newRunId } from "./run.js";
-import { StepRecorder } from "./steps.js";
+import { StepRecorder, errorMessage } from "./steps.js";
 import { verifyAfterStart, settleContainers } from "./verify.js";
 
 async function waitForPackageLock(world: World): Promise<void> {
@@ -19,7 +19,6 @@ async function waitForPackageLock(world: World): Promise<void> {
   }
 }
 
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 async function daemonUp(world: World): Promise<boolean> {
   return world.docker.ping(2_000).then(
@@ -94,7 +93,7 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
       }
     }
   } catch (err) {
-    failed = message(err);
+    failed = errorMessage(err);
     report.error = { message: failed, step: steps.steps.at(-1)?.name ?? "recover" };
   }
   report.daemonDowntimeMs = ctx.downtimeMs;

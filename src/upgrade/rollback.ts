@@ -1,3 +1,4 @@
+import { errorMessage } from "./steps.js";
 import type { CheckResult } from "../report/report.js";
 import { transition, type RunContext } from "./context.js";
 import { restartDaemon } from "./daemon-cycle.js";
@@ -11,7 +12,6 @@ export interface RollbackResult {
   error: string | null;
 }
 
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
  * Puts the recorded previous versions back from the packages downloaded before the stop (no network
@@ -43,7 +43,7 @@ export async function rollback(ctx: RunContext, why: string): Promise<RollbackRe
     });
     return { ok: true, checks, containers, error: null };
   } catch (err) {
-    checks.push({ name: "rollback", ok: false, message: `rollback failed: ${message(err)}`, level: "error" });
-    return { ok: false, checks, containers: null, error: message(err) };
+    checks.push({ name: "rollback", ok: false, message: `rollback failed: ${errorMessage(err)}`, level: "error" });
+    return { ok: false, checks, containers: null, error: errorMessage(err) };
   }
 }

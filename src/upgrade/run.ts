@@ -9,7 +9,7 @@ import type { Journal } from "./journal.js";
 import type { World } from "./ports.js";
 import { preflight } from "./preflight.js";
 import { rollback } from "./rollback.js";
-import { StepError, StepRecorder } from "./steps.js";
+import { StepError, StepRecorder, errorMessage } from "./steps.js";
 import { releaseOf } from "../versions/scheme.js";
 import { verifyAfterStart } from "./verify.js";
 import { takeSnapshot } from "./snapshot.js";
@@ -61,8 +61,7 @@ const hookChecks = (kind: HookKind, results: readonly HookResult[]): CheckResult
 const summarize = (containers: readonly ContainerState[]): RunReport["snapshot"] =>
   containers.map((c) => ({ id: c.id, name: c.name, status: c.status, pid: c.pid, startedAt: c.startedAt, paused: c.paused }));
 
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-const errorOf = (err: unknown, fallbackStep: string) => ({ message: message(err), step: err instanceof StepError ? err.step : fallbackStep });
+const errorOf = (err: unknown, fallbackStep: string) => ({ message: errorMessage(err), step: err instanceof StepError ? err.step : fallbackStep });
 
 /**
  * One live upgrade: preflight, snapshot, download, then (staged) install with service actions held,
@@ -275,7 +274,7 @@ export async function describeHost(world: World, daemonDown: boolean): Promise<H
     packagesConsistent = audit.length === 0;
     parts.push(packagesConsistent ? "packages consistent" : `package database inconsistent (${audit[0]}): run dpkg --configure -a`);
   } catch (err) {
-    parts.push(`package state unknown (${message(err)})`);
+    parts.push(`package state unknown (${errorMessage(err)})`);
   }
   return { daemonUp, packagesConsistent, text: parts.join("; ") };
 }

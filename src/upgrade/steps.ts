@@ -1,13 +1,16 @@
 import type { Clock } from "../ports/clock.js";
 import type { StepRecord } from "../report/report.js";
 
+/** The message of anything thrown. */
+export const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 /** An error that remembers which step it happened in. */
 export class StepError extends Error {
   constructor(
     readonly step: string,
     override readonly cause: unknown,
   ) {
-    super(cause instanceof Error ? cause.message : String(cause));
+    super(errorMessage(cause));
     this.name = "StepError";
   }
 }

@@ -18,9 +18,13 @@ const POLICY_RC_D = "/usr/sbin/policy-rc.d";
 const POLICY_STASH = "/usr/sbin/policy-rc.d.docker-live-upgrade-saved";
 const POLICY_MARKER = "# docker-live-upgrade: service actions held during a staged install";
 
+function assertNames(names: readonly string[]): void {
+  for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
+}
+
 export function assertTargets(targets: readonly PackageTarget[]): void {
+  assertNames(targets.map((t) => t.name));
   for (const t of targets) {
-    if (!PACKAGE_NAME.test(t.name)) throw new Error(`refusing package name ${JSON.stringify(t.name)}`);
     if (!debScheme.isValid(t.version)) throw new Error(`refusing version ${JSON.stringify(t.version)} for ${t.name}`);
   }
 }
@@ -64,7 +68,7 @@ export class AptPackageManager implements PackageManagerPort {
   }
 
   async installed(names: readonly string[]): Promise<InstalledPackage[]> {
-    for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
+    assertNames(names);
     if (!names.length) return [];
     const { stdout } = await this.exec(
       "dpkg-query",
@@ -75,7 +79,7 @@ export class AptPackageManager implements PackageManagerPort {
   }
 
   async available(name: string): Promise<string[]> {
-    if (!PACKAGE_NAME.test(name)) throw new Error(`refusing package name ${JSON.stringify(name)}`);
+    assertNames([name]);
     const { stdout } = await this.exec("apt-cache", ["madison", name], { env: ENV });
     return parseMadison(stdout, name);
   }
@@ -91,17 +95,18 @@ export class AptPackageManager implements PackageManagerPort {
   }
 
   async downloadable(targets: readonly PackageTarget[]): Promise<{ ok: boolean; message: string }> {
-    const missing: string[] = [];
-    await Promise.all(
-      spec(targets).map(async (s) => {
+    // looked up together; reported in the order given
+    const verdicts = await Promise.all(
+      spec(targets).map(async (s): Promise<string | null> => {
         try {
           const { stdout } = await this.exec("apt-get", ["download", "--print-uris", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
-          if (!stdout.trim()) missing.push(`${s} (no source)`);
+          return stdout.trim() ? null : `${s} (no source)`;
         } catch (err) {
-          missing.push(`${s} (${(err as Error).message.split("\n").pop()})`);
+          return `${s} (${(err as Error).message.split("\n").pop()})`;
         }
       }),
     );
+    const missing = verdicts.filter((v): v is string => v !== null);
     return missing.length
       ? { ok: false, message: `not downloadable: ${missing.join("; ")}` }
       : { ok: true, message: `${targets.map((t) => `${t.name}=${t.version}`).join(", ")} downloadable` };
@@ -202,7 +207,7 @@ export class AptPackageManager implements PackageManagerPort {
   }
 
   async setHold(names: readonly string[], hold: boolean): Promise<void> {
-    for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
+    assertNames(names);
     if (names.length) await this.exec("apt-mark", [hold ? "hold" : "unhold", ...names], { env: ENV });
   }
 }
