@@ -32,7 +32,10 @@ export const rpmScheme: VersionScheme = {
   },
 };
 
-/** MAJOR.MINOR.PATCH of an upstream or engine version: `20.10.24+dfsg1`, `19.03.14~3`, `18.06.1.ce`, `17.06.2-ce`. */
+/**
+ * MAJOR.MINOR.PATCH of an upstream or engine version: `20.10.24+dfsg1`, `19.03.14~3`, `18.06.1.ce`,
+ * `17.06.2-ce`, and the `v1.7.27` that upstream builds of containerd report.
+ */
 export interface Release {
   major: number;
   minor: number;
@@ -41,7 +44,7 @@ export interface Release {
 
 export function releaseOf(upstreamOrEngineVersion: string): Release | null {
   // Not semver: Docker's YY.0M releases (17.06.2, 19.03.14) have leading zeros that SemVer forbids.
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(upstreamOrEngineVersion.trim());
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(upstreamOrEngineVersion.trim());
   if (!m) return null;
   return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3] ?? 0) };
 }

@@ -100,6 +100,15 @@ describe("upstream release and pre-release detection", () => {
     expect(releaseOf(v)).not.toBeNull();
   });
 
+  // upstream containerd builds report a leading v; read as no release, a good upgrade was rolled back
+  it.each([
+    ["v1.7.27", [1, 7, 27]],
+    ["v1.6.21~ds", [1, 6, 21]],
+    ["1.7.27", [1, 7, 27]],
+  ] as const)("containerd reports %s: release %j", (v, [major, minor, patch]) => {
+    expect(releaseOf(v)).toEqual({ major, minor, patch });
+  });
+
   it.each([
     ["23.0.0~beta.0", true],
     ["17.06.0~ce~rc1", true],
