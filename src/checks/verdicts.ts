@@ -28,6 +28,10 @@ export function containerdVerdict(info: EngineInfo, processes: readonly ProcessE
 export function unitVerdicts(facts: ServiceFacts, containerdChanges: boolean): CheckResult[] {
   const out: CheckResult[] = [];
   for (const [unit, props] of Object.entries(facts.units)) {
+    if (unit === "docker.socket") {
+      out.push(socketVerdict(props, facts.units["docker.service"]));
+      continue;
+    }
     if (props.LoadState && props.LoadState !== "loaded") {
       out.push(fail(`unit:${unit}`, `${unit} is ${props.LoadState}`, unit === "docker.service" ? "error" : "warning"));
       continue;
@@ -49,6 +53,21 @@ export function unitVerdicts(facts: ServiceFacts, containerdChanges: boolean): C
     );
   }
   return out;
+}
+
+/**
+ * docker.socket: listening, it queues clients' connections while dockerd restarts (none refused).
+ * Masked while docker.service still Requires= it, systemd would refuse to start dockerd after the stop.
+ */
+function socketVerdict(socket: Record<string, string>, service: Record<string, string> | undefined): CheckResult {
+  const required = /(^|\s)docker\.socket(\s|$)/.test(service?.Requires ?? "");
+  if (socket.LoadState === "loaded") {
+    return pass("unit:docker.socket", socket.ActiveState === "active" ? "listening: clients wait in its queue while dockerd restarts" : `${socket.ActiveState ?? "inactive"}: clients are refused while dockerd restarts`);
+  }
+  if (required) {
+    return fail("unit:docker.socket", `docker.socket is ${socket.LoadState ?? "unknown"} but docker.service has Requires=docker.socket: systemd would refuse to start dockerd again; unmask it, or drop the Requires= in your docker.service`);
+  }
+  return pass("unit:docker.socket", `${socket.LoadState ?? "unknown"}: left alone; clients are refused while dockerd restarts`);
 }
 
 /** FAILURE-MODES #10 and #12: hazards per container, by the engine version being left. */

@@ -20,15 +20,18 @@ export async function waitReady(docker: DockerPort, budgetMs: number, now: () =>
   return now();
 }
 
-/** Stops dockerd (and docker.socket) through the service manager. Makes no API call while it is down. */
-export async function stopDaemon(ctx: RunContext): Promise<void> {
+/**
+ * Stops dockerd through the service manager. Makes no API call while it is down. `holdActivation`:
+ * it stays down for an install, so nothing may start it meanwhile (docker.socket is stopped too).
+ */
+export async function stopDaemon(ctx: RunContext, options: { holdActivation: boolean } = { holdActivation: false }): Promise<void> {
   const { world } = ctx;
   await transition(ctx, "stopping");
   // still down from an earlier stop (a start that never answered): the window goes on from that stop
   ctx.stopAt ??= world.clock.now();
   ctx.daemonDownByUs = true;
   ctx.everStopped = true;
-  await ctx.steps.run("stop", () => world.service.stop());
+  await ctx.steps.run("stop", () => world.service.stop(options));
   // recovery decides alike from "stopping" and "stopped": no fsync of its own in the down window
   note(ctx, "stopped");
 }
@@ -37,9 +40,14 @@ export async function stopDaemon(ctx: RunContext): Promise<void> {
 export async function startDaemon(ctx: RunContext, options: { restartContainerd: boolean; step?: string }): Promise<void> {
   const { world } = ctx;
   await transition(ctx, "starting");
-  await ctx.steps.run(options.step ?? "start", () => world.service.start({ restartContainerd: options.restartContainerd }));
-  const spent = ctx.stopAt === null ? 0 : world.clock.now() - ctx.stopAt;
-  const budget = Math.max(1_000, Math.min(world.config.docker.readyTimeout, world.config.upgrade.downtimeBudget - spent));
+  // The start and the wait for the API share what is left of the downtime budget: a start that
+  // blocks (TimeoutStartSec=0 and a dockerd that never reports ready) cannot outlast it.
+  const left = () => {
+    const spent = ctx.stopAt === null ? 0 : world.clock.now() - ctx.stopAt;
+    return Math.max(1_000, world.config.upgrade.downtimeBudget - spent);
+  };
+  await ctx.steps.run(options.step ?? "start", () => world.service.start({ restartContainerd: options.restartContainerd, timeoutMs: left() }));
+  const budget = Math.min(world.config.docker.readyTimeout, left());
   const readyAt = await ctx.steps.run("wait-ready", () => waitReady(world.docker, budget, world.clock.now));
   if (ctx.stopAt !== null) ctx.downtimeMs = (ctx.downtimeMs ?? 0) + (readyAt - ctx.stopAt);
   ctx.stopAt = null;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { ProbeRunner } from "../probes/probe-runner.js";
+import { ProbeRunner, dockerApiProbe } from "../probes/probe-runner.js";
 import type { CheckResult, Outcome, RunReport } from "../report/report.js";
 import { transition, type RunContext } from "./context.js";
 import { restartDaemon, startDaemon, stopDaemon } from "./daemon-cycle.js";
@@ -166,7 +166,11 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   await transition(ctx, "fetched");
   // no outcome yet: the start event carries what is about to happen, not the report's placeholder outcome
   await world.notifier.notify("start", { id: report.id, startedAt: report.startedAt, engine: report.engine, packages: report.packages, order: report.order });
-  const probes = new ProbeRunner(config.probes, world.probeCheck, clock);
+  const probes = new ProbeRunner(
+    [...config.probes.map((p) => ({ ...p, counted: true })), ...(config.docker.apiProbeInterval > 0 ? [dockerApiProbe(config.docker.socket, config.docker.apiProbeInterval)] : [])],
+    world.probeCheck,
+    clock,
+  );
   probes.start();
   if (config.packages.hold) {
     const held = await world.packages.held(plan.targets.map((t) => t.name));
@@ -197,7 +201,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
       await install();
       await restartDaemon(ctx, plan.restartContainerd);
     } else {
-      await stopDaemon(ctx);
+      await stopDaemon(ctx, { holdActivation: true });
       await install();
       await startDaemon(ctx, { restartContainerd: plan.restartContainerd });
     }

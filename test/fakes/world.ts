@@ -6,7 +6,7 @@ import type { ContainerState, DockerPort, EngineInfo, EngineVersion } from "../.
 import type { HostPort } from "../../src/ports/host.js";
 import type { LockPort, LockResult } from "../../src/ports/lock.js";
 import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../src/ports/packages.js";
-import type { ServiceManagerPort, StartOptions } from "../../src/ports/service.js";
+import type { ServiceManagerPort, StartOptions, StopOptions } from "../../src/ports/service.js";
 import type { StateStore } from "../../src/ports/state-store.js";
 import type { RunReport } from "../../src/report/report.js";
 import type { Journal } from "../../src/upgrade/journal.js";
@@ -174,13 +174,19 @@ export class FakeService implements ServiceManagerPort {
   }
   /** Each stop and start takes this long on the fake clock. */
   stepMs = 100;
-  stop(): Promise<void> {
+  /** The options of every stop, in order. */
+  readonly stops: StopOptions[] = [];
+  stop(options: StopOptions): Promise<void> {
+    this.stops.push(options);
     this.events.push("service.stop");
     this.clock.t += this.stepMs;
     this.engine.up = false;
     return Promise.resolve();
   }
+  /** The options of every start, in order. */
+  readonly starts: StartOptions[] = [];
   start(options: StartOptions): Promise<void> {
+    this.starts.push(options);
     this.events.push(`service.start${options.restartContainerd ? " (containerd restarted)" : ""}`);
     this.clock.t += this.stepMs;
     const build = this.packages.engineBuild();
@@ -269,7 +275,8 @@ export function fakeWorld(config: ConfigInput = {}): FakeWorld {
   const fakeService = new FakeService(events, engine, fakePackages, fakeClock);
   const memory = new MemoryState();
   return {
-    config: parseConfig({ service: { manager: "command", stop: ["stop"], start: ["start"] }, ...config }),
+    // no built-in API probe: on the fake clock its loop would never yield
+    config: parseConfig({ service: { manager: "command", stop: ["stop"], start: ["start"] }, ...config, docker: { apiProbeInterval: "0s", ...config.docker } }),
     docker: engine,
     packages: fakePackages,
     service: fakeService,

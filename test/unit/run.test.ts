@@ -78,6 +78,8 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(report.outcome).toBe("upgraded");
     expect(world.events.slice(-3)).toEqual(["service.stop", "packages.install docker.io=20.10.25+dfsg1-1 (services held)", "service.start"]);
     expect(world.memory.journalStates).toEqual(["fetched", "stopping", "installing", "installed", "starting", "started", "done"]);
+    // dockerd stays down for the install: nothing (docker.socket) may start it meanwhile
+    expect(world.fakeService.stops).toEqual([{ holdActivation: true }]);
   });
 
   it("a dry run reads and reports, and touches nothing", async () => {
@@ -121,6 +123,17 @@ describe("the upgrade state machine, with fakes at every port", () => {
     const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
     expect(report.outcome).toBe("up-to-date");
     expect(report.exitCode).toBe(0);
+  });
+
+  it("bounds each start by what is left of the downtime budget, not the service timeout", async () => {
+    const world = fakeWorld({ upgrade: { downtimeBudget: "90s" }, service: { manager: "command", stop: ["stop"], start: ["start"], timeout: "120s" } });
+    world.fakeService.stepMs = 5_000;
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("upgraded");
+    // the stop took 5 s of the 90 s budget: the start may take the 85 s left, not 120 s
+    expect(world.fakeService.starts.map((s) => s.timeoutMs)).toEqual([85_000]);
+    // a restart leaves docker.socket listening: connections wait instead of being refused
+    expect(world.fakeService.stops).toEqual([{ holdActivation: false }]);
   });
 
   it("rolls back when the new build never answers, and says so", async () => {

@@ -26,7 +26,7 @@ export class CommandServiceManager implements ServiceManagerPort {
   async start(options: StartOptions): Promise<void> {
     const [file, ...args] = this.argv.start;
     await this.exec(file!, args, {
-      timeoutMs: this.timeoutMs,
+      timeoutMs: Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs),
       env: { DOCKER_LIVE_UPGRADE_RESTART_CONTAINERD: options.restartContainerd ? "1" : "0" },
     });
   }

@@ -19,8 +19,9 @@ export class OpenrcServiceManager implements ServiceManagerPort {
   }
 
   async start(options: StartOptions): Promise<void> {
-    if (options.restartContainerd) await this.exec("rc-service", ["containerd", "restart"], { timeoutMs: this.timeoutMs });
-    await this.exec("rc-service", ["docker", "start"], { timeoutMs: this.timeoutMs });
+    const timeoutMs = Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs);
+    if (options.restartContainerd) await this.exec("rc-service", ["containerd", "restart"], { timeoutMs });
+    await this.exec("rc-service", ["docker", "start"], { timeoutMs });
   }
 
   reload(): Promise<void> {

@@ -1,7 +1,11 @@
 import type { Exec } from "../../exec/index.js";
-import type { ServiceFacts, ServiceManagerPort, StartOptions } from "../../ports/service.js";
+import type { ServiceFacts, ServiceManagerPort, StartOptions, StopOptions } from "../../ports/service.js";
 
-export const UNIT_PROPERTIES = ["KillMode", "Delegate", "Requires", "BindsTo", "ActiveState", "LoadState"];
+export const UNIT_PROPERTIES = ["KillMode", "Delegate", "Requires", "BindsTo", "ActiveState", "LoadState", "UnitFileState"];
+export const DOCKER_SERVICE = "docker.service";
+export const DOCKER_SOCKET = "docker.socket";
+export const CONTAINERD_SERVICE = "containerd.service";
+const UNITS = [DOCKER_SERVICE, DOCKER_SOCKET, CONTAINERD_SERVICE];
 
 /** `systemctl show -p A -p B unit1 unit2`: one block of KEY=VALUE lines per unit, blank line between. */
 export function parseSystemctlShow(stdout: string, units: readonly string[]): ServiceFacts["units"] {
@@ -18,31 +22,72 @@ export function parseSystemctlShow(stdout: string, units: readonly string[]): Se
   return out;
 }
 
+/** A unit systemd can act on: its file is there and it is not masked. */
+export const usable = (props: Record<string, string> | undefined): boolean => props?.LoadState === "loaded";
+
+/** What the systemd adapter does with each unit, decided from their states: pure, so it is unit-tested. */
+export function stopPlan(units: ServiceFacts["units"], options: StopOptions): string[] {
+  const socket = units[DOCKER_SOCKET];
+  return [...(options.holdActivation && usable(socket) && socket?.ActiveState !== "inactive" ? [DOCKER_SOCKET] : []), DOCKER_SERVICE];
+}
+
 /**
- * systemd: stops docker.socket together with docker.service (the socket would re-activate the daemon
- * the moment any client touched it), restarts containerd only when its package changed.
+ * docker.socket is started explicitly only where this run stopped it; otherwise docker.service's own
+ * Requires=docker.socket pulls it in (a failed one too, once reset), and a socket that docker.service
+ * does not use stays as the site left it.
+ */
+export function startPlan(units: ServiceFacts["units"], socketStoppedByUs: boolean): { resetFailed: string[]; start: string[]; containerd: boolean } {
+  const startSocket = usable(units[DOCKER_SOCKET]) && socketStoppedByUs;
+  return {
+    resetFailed: UNITS.filter((u) => usable(units[u])),
+    start: [...(startSocket ? [DOCKER_SOCKET] : []), DOCKER_SERVICE],
+    containerd: usable(units[CONTAINERD_SERVICE]),
+  };
+}
+
+/**
+ * systemd. A restart stops docker.service alone: docker.socket keeps listening, so clients' connections
+ * wait in its queue for the new dockerd instead of being refused. Where dockerd stays down for an
+ * install (stop-first) the socket is stopped too, or the first client would start the half-installed
+ * daemon. Before every start the units' failed state is reset (Restart= and StartLimitBurst= may have
+ * put a crash-looping build there), and a masked or absent docker.socket or containerd.service is
+ * left alone.
  */
 export class SystemdServiceManager implements ServiceManagerPort {
   readonly kind = "systemd" as const;
+  private socketStoppedByUs = false;
 
   constructor(
     private readonly exec: Exec,
     private readonly timeoutMs: number,
   ) {}
 
-  async facts(): Promise<ServiceFacts> {
-    const units = ["docker.service", "containerd.service"];
-    const { stdout } = await this.exec("systemctl", ["show", ...UNIT_PROPERTIES.flatMap((p) => ["-p", p]), ...units]);
-    return { units: parseSystemctlShow(stdout, units) };
+  private async units(): Promise<ServiceFacts["units"]> {
+    const { stdout } = await this.exec("systemctl", ["show", ...UNIT_PROPERTIES.flatMap((p) => ["-p", p]), ...UNITS]);
+    return parseSystemctlShow(stdout, UNITS);
   }
 
-  async stop(): Promise<void> {
-    await this.exec("systemctl", ["stop", "docker.socket", "docker.service"], { timeoutMs: this.timeoutMs });
+  async facts(): Promise<ServiceFacts> {
+    return { units: await this.units() };
+  }
+
+  async stop(options: StopOptions): Promise<void> {
+    const units = await this.units();
+    if (!usable(units[DOCKER_SERVICE])) {
+      throw new Error(`${DOCKER_SERVICE} is ${units[DOCKER_SERVICE]?.LoadState ?? "unknown"} here: set service.manager to command (with service.stop/start) for a dockerd that systemd does not run`);
+    }
+    const plan = stopPlan(units, options);
+    if (plan.includes(DOCKER_SOCKET)) this.socketStoppedByUs = true;
+    await this.exec("systemctl", ["stop", ...plan], { timeoutMs: this.timeoutMs });
   }
 
   async start(options: StartOptions): Promise<void> {
-    if (options.restartContainerd) await this.exec("systemctl", ["restart", "containerd.service"], { timeoutMs: this.timeoutMs });
-    await this.exec("systemctl", ["start", "docker.service", "docker.socket"], { timeoutMs: this.timeoutMs });
+    const timeoutMs = Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs);
+    const plan = startPlan(await this.units(), this.socketStoppedByUs);
+    await this.exec("systemctl", ["reset-failed", ...plan.resetFailed], { okExitCodes: [0, 1, 5] });
+    if (options.restartContainerd && plan.containerd) await this.exec("systemctl", ["restart", CONTAINERD_SERVICE], { timeoutMs });
+    await this.exec("systemctl", ["start", ...plan.start], { timeoutMs });
+    this.socketStoppedByUs = false;
   }
 
   async reload(): Promise<void> {
