@@ -62,6 +62,8 @@ export const configSchema = z.strictObject({
       /** The daemon's configuration file, validated with the new dockerd (23.0+) before the restart. */
       configFile: z.string().startsWith("/", "an absolute path").default("/etc/docker/daemon.json"),
       readyTimeout: duration("60s"),
+      /** The built-in probe of the API (GET /_ping on the socket) during the run; 0s turns it off. */
+      apiProbeInterval: duration("20ms"),
     })
     .prefault({}),
   service: z

@@ -1,14 +1,25 @@
-import type { ProbeConfig } from "../config/schema.js";
 import type { Clock } from "../ports/clock.js";
 import type { ProbeResult } from "../report/report.js";
-import type { ProbeCheck } from "./transport.js";
+import type { ProbeCheck, ProbeTarget } from "./transport.js";
+
+/** A probe as the runner sees it: a configured one, or the built-in probe of the Docker API. */
+export interface RunnerProbe extends ProbeTarget {
+  name: string;
+  interval: number;
+  /** Its failures count against `upgrade.rollbackOn.probeFailures` (the built-in API probe's do not). */
+  counted: boolean;
+}
 
 interface Tally {
   attempts: number;
   failures: number;
   longestOutageMs: number;
   outageSince: number | null;
+  longestWaitMs: number;
 }
+
+/** The built-in probe: the Docker API as a client sees it, through the same socket. */
+export const dockerApiProbe = (socket: string, interval = 20): RunnerProbe => ({ name: "docker-api", unix: socket, interval, timeout: 30_000, counted: false });
 
 /**
  * Probes every configured service on its interval, from before the stop until verification ends,
@@ -20,20 +31,20 @@ export class ProbeRunner {
   private loops: Promise<void>[] = [];
 
   constructor(
-    private readonly probes: readonly ProbeConfig[],
+    private readonly probes: readonly RunnerProbe[],
     private readonly check: ProbeCheck,
     private readonly clock: Clock,
   ) {}
 
   start(): void {
     for (const probe of this.probes) {
-      const tally: Tally = { attempts: 0, failures: 0, longestOutageMs: 0, outageSince: null };
+      const tally: Tally = { attempts: 0, failures: 0, longestOutageMs: 0, outageSince: null, longestWaitMs: 0 };
       this.tallies.set(probe.name, tally);
       this.loops.push(this.loop(probe, tally));
     }
   }
 
-  private async loop(probe: ProbeConfig, tally: Tally): Promise<void> {
+  private async loop(probe: RunnerProbe, tally: Tally): Promise<void> {
     const signal = this.controller.signal;
     while (!signal.aborted) {
       const at = this.clock.now();
@@ -45,6 +56,7 @@ export class ProbeRunner {
       }
       if (signal.aborted) break;
       tally.attempts++;
+      tally.longestWaitMs = Math.max(tally.longestWaitMs, this.clock.now() - at);
       if (ok) {
         if (tally.outageSince !== null) {
           tally.longestOutageMs = Math.max(tally.longestOutageMs, at - tally.outageSince);
@@ -59,10 +71,10 @@ export class ProbeRunner {
     }
   }
 
-  /** Failures so far, across all probes. */
+  /** Failures so far, across the counted probes. */
   failures(): number {
     let n = 0;
-    for (const t of this.tallies.values()) n += t.failures;
+    for (const p of this.probes) if (p.counted) n += this.tallies.get(p.name)?.failures ?? 0;
     return n;
   }
 
@@ -75,10 +87,11 @@ export class ProbeRunner {
       const open = t.outageSince !== null ? end - t.outageSince : 0;
       return {
         name: p.name,
-        target: p.http ?? p.tcp ?? "",
+        target: p.http ?? p.tcp ?? (p.unix ? `unix://${p.unix}` : ""),
         attempts: t.attempts,
         failures: t.failures,
         longestOutageMs: Math.max(t.longestOutageMs, open),
+        longestWaitMs: t.longestWaitMs,
       };
     });
   }

@@ -47,7 +47,7 @@ export function formatReport(r: RunReport): string {
   if (r.probes.length) {
     out.push("", "probes:");
     for (const p of r.probes) {
-      out.push(`  ${p.name.padEnd(16)} ${p.attempts} attempts, ${p.failures} failures, longest outage ${formatDuration(p.longestOutageMs)}  (${p.target})`);
+      out.push(`  ${p.name.padEnd(16)} ${p.attempts} attempts, ${p.failures} failures, longest outage ${formatDuration(p.longestOutageMs)}, longest wait ${formatDuration(p.longestWaitMs)}  (${p.target})`);
     }
   }
   if (r.recovery) out.push("", `recovery: ${r.recovery.found}; did: ${r.recovery.actions.join(", ") || "nothing"}`);

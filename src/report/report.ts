@@ -23,6 +23,8 @@ export interface ProbeResult {
   attempts: number;
   failures: number;
   longestOutageMs: number;
+  /** The longest single attempt, answered or not: a connection that waited in docker.socket's queue shows here. */
+  longestWaitMs: number;
 }
 
 export interface PackageChangeRecord {
