@@ -82,8 +82,10 @@ export function resolveTargets(
     }
     if (version !== undefined && scheme.compare(version, p.version) > 0) targets.push({ name: p.name, version });
   }
-  if (!targets.length) return { kind: "up-to-date", check: pass("target", res.note) };
-  const message = `${targets.map((t) => `${t.name} ${t.version}`).join(", ")} (${res.kind === "target" ? res.note : "engine up to date; companions have patch releases"})`;
+  const plugins = selection.packages.filter((p) => roleOf(p.name) === "plugin").map((p) => p.name);
+  const leftAlone = plugins.length ? `; left as they are: ${plugins.join(", ")} (client plugins: no running container depends on them)` : "";
+  if (!targets.length) return { kind: "up-to-date", check: pass("target", `${res.note}${leftAlone}`) };
+  const message = `${targets.map((t) => `${t.name} ${t.version}`).join(", ")} (${res.kind === "target" ? res.note : "engine up to date; companions have patch releases"})${leftAlone}`;
   return { kind: "target", targets, engineTarget, check: pass("target", message) };
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkJump, resolveTarget } from "../../src/plan/target.js";
+import { resolveTargets, selectPackages } from "../../src/upgrade/plan.js";
 import { debScheme, rpmScheme } from "../../src/versions/scheme.js";
 
 const DOCKER_CE = [
@@ -66,5 +67,42 @@ describe("target selection", () => {
   it("rpm: 3:24.0.0-1.el8 to 3:24.0.7-1.el8 is a patch", () => {
     expect(checkJump(rpmScheme, "engine", "3:24.0.0-1.el8", "3:24.0.7-1.el8").ok).toBe(true);
     expect(checkJump(rpmScheme, "engine", "18.06.1.ce-3.el7", "18.09.0-3.el7").ok).toBe(false);
+  });
+});
+
+describe("Docker's package set", () => {
+  const installed = (name: string, version: string) => ({ name, version, status: "ii ", ok: true });
+  const set = [
+    installed("docker-ce", "5:20.10.24-1~debian.12~bookworm"),
+    installed("docker-ce-cli", "5:20.10.24-1~debian.12~bookworm"),
+    installed("containerd.io", "1.6.20-1"),
+    installed("docker-buildx-plugin", "0.10.4-1~debian.12~bookworm"),
+    installed("docker-compose-plugin", "2.17.2-1~debian.12~bookworm"),
+  ];
+
+  it("engine, CLI and containerd.io get their patch releases; the plugins are left as they are, and the plan says so", () => {
+    const selection = selectPackages(set, "auto", "auto");
+    expect(selection.engine?.name).toBe("docker-ce");
+    const res = resolveTargets(
+      debScheme,
+      selection as typeof selection & { engine: NonNullable<typeof selection.engine> },
+      {
+        "docker-ce": ["5:20.10.25-1~debian.12~bookworm", "5:23.0.0-1~debian.12~bookworm"],
+        "docker-ce-cli": ["5:20.10.25-1~debian.12~bookworm"],
+        "containerd.io": ["1.6.21-1", "1.7.22-1"],
+        "docker-buildx-plugin": ["0.11.0-1~debian.12~bookworm"],
+        "docker-compose-plugin": ["2.20.0-1~debian.12~bookworm"],
+      },
+      undefined,
+      [],
+    );
+    expect(res.kind).toBe("target");
+    if (res.kind !== "target") return;
+    expect(res.targets).toEqual([
+      { name: "docker-ce", version: "5:20.10.25-1~debian.12~bookworm" },
+      { name: "docker-ce-cli", version: "5:20.10.25-1~debian.12~bookworm" },
+      { name: "containerd.io", version: "1.6.21-1" },
+    ]);
+    expect(res.check.message).toMatch(/left as they are: docker-buildx-plugin, docker-compose-plugin \(client plugins/);
   });
 });
