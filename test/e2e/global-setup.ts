@@ -8,8 +8,12 @@ export default async function setup(): Promise<() => Promise<void>> {
   }
   await execa("bash", ["scripts/sandbox.sh", "install"], { stdio: "inherit" });
   await execa("bash", ["scripts/sandbox.sh", "up"], { stdio: "inherit" });
+  // Machines with systemd as PID 1 (scripts/machine.sh): the base root is built once and cached.
+  await execa("bash", ["scripts/machine.sh", "install"], { stdio: "inherit" });
+  await execa("bash", ["scripts/machine.sh", "base"], { stdio: "inherit" });
   return async () => {
     if (process.env.DLU_KEEP_SANDBOX === "1") return;
+    await execa("bash", ["scripts/machine.sh", "down", "--all"], { stdio: "inherit" });
     await execa("bash", ["scripts/sandbox.sh", "down"], { stdio: "inherit" });
   };
 }
