@@ -14,6 +14,8 @@ import { formatStatus, statusCommand } from "./commands/status.js";
 import { formatHistory } from "./commands/history.js";
 import { daemonCommand } from "./commands/daemon.js";
 import { LockedError } from "./commands/run-locked.js";
+import { FleetNotConfiguredError, formatFleet, requireFleet } from "./commands/fleet.js";
+import { hostname } from "node:os";
 
 interface Common {
   config?: string;
@@ -23,7 +25,15 @@ interface Common {
 async function setup(opts: Common): Promise<{ config: Config; world: World; logger: Logger }> {
   const { config } = await loadConfig({ flag: opts.config });
   const logger = createLogger(config.log.level);
-  return { config, world: await createWorld(config, logger), logger };
+  const world = await createWorld(config, logger);
+  opened.push(world);
+  return { config, world, logger };
+}
+
+/** Worlds of this process: their fleet clients hold connections open, closed when the command ends. */
+const opened: World[] = [];
+async function closeAll(): Promise<void> {
+  await Promise.all(opened.splice(0).map((w) => (w.fleet ? w.fleet.close().catch(() => undefined) : Promise.resolve())));
 }
 
 const EPILOG = `
@@ -77,6 +87,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: Common) => {
       const { world } = await setup(opts);
       const report = await recoverCommand(world);
+      // the host is healthy again: its own halt of the fleet group goes
+      if (world.fleet && report.exitCode === EXIT.ok) await world.fleet.clear(world.config.fleet?.host ?? hostname());
       printReport(opts.json === true, report);
       setExit(report.exitCode);
     });
@@ -114,6 +126,40 @@ export function buildProgram(setExit: (code: number) => void): Command {
       printResult(opts.json === true, reports, formatHistory(reports));
     });
 
+  const fleet = program.command("fleet").description("the fleet group this host belongs to (fleet: in the config)");
+  fleet
+    .command("status")
+    .description("slots, holders (run, since, lease alive), halt (who, why), rollout target, hosts done with their versions")
+    .addOption(configOpt())
+    .addOption(jsonOpt())
+    .action(async (opts: Common) => {
+      const { world } = await setup(opts);
+      const s = await requireFleet(world.fleet).status();
+      printResult(opts.json === true, s, formatFleet(s));
+    });
+  fleet
+    .command("clear")
+    .argument("<host>", "the host whose halt (and any slot it still holds) to clear")
+    .description("clear a host's halt once it is fixed: the group grants slots again")
+    .addOption(configOpt())
+    .action(async (host: string, opts: Common) => {
+      const { world } = await setup(opts);
+      await requireFleet(world.fleet).clear(host);
+      await world.notifier.notify("fleet-clear", { id: `fleet-clear-${host}`, error: { message: `halt of ${host} cleared in group ${world.config.fleet?.group ?? "?"}`, step: "fleet" } });
+      process.stdout.write(`fleet: cleared ${host}\n`);
+    });
+  for (const [name, paused] of [["pause", true], ["resume", false]] as const) {
+    fleet
+      .command(name)
+      .description(paused ? "grant no more slots (runs in progress go on)" : "grant slots again")
+      .addOption(configOpt())
+      .action(async (opts: Common) => {
+        const { world } = await setup(opts);
+        await requireFleet(world.fleet).setPaused(paused);
+        process.stdout.write(`fleet: ${paused ? "paused" : "resumed"}\n`);
+      });
+  }
+
   return program;
 }
 
@@ -126,6 +172,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
+    if (err instanceof FleetNotConfiguredError) {
+      process.stderr.write(`docker-live-upgrade: ${err.message}\n`);
+      return EXIT.usage;
+    }
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
@@ -139,6 +189,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`docker-live-upgrade: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return EXIT.failed;
+  } finally {
+    await closeAll();
   }
 }
 

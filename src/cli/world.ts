@@ -16,6 +16,22 @@ import { createWebhookNotifier } from "../notify/webhook.js";
 import type { ServiceManagerPort } from "../ports/service.js";
 import type { World } from "../upgrade/ports.js";
 import { detectPackageManager } from "./detect.js";
+import { hostname } from "node:os";
+import type { FleetPort } from "../ports/fleet.js";
+import type { VersionScheme } from "../versions/scheme.js";
+
+/** The fleet adapter for `fleet:` (loaded only when configured: the etcd client is heavy). */
+export async function createFleet(config: Config, logger: Logger, scheme: VersionScheme): Promise<FleetPort | null> {
+  const fleet = config.fleet;
+  if (!fleet) return null;
+  const host = fleet.host ?? hostname();
+  if (fleet.backend === "fleetlock") {
+    const { FleetLockFleet } = await import("../adapters/fleet/fleetlock.js");
+    return new FleetLockFleet(fleet, host, systemClock, logger);
+  }
+  const { EtcdFleet } = await import("../adapters/fleet/etcd-fleet.js");
+  return new EtcdFleet(fleet, host, scheme, systemClock, logger);
+}
 
 /** The real world: one adapter per port, built from the config. */
 export async function createWorld(config: Config, logger: Logger): Promise<World> {
@@ -27,10 +43,11 @@ export async function createWorld(config: Config, logger: Logger): Promise<World
       : config.service.manager === "openrc"
         ? new OpenrcServiceManager(exec, timeout)
         : new SystemdServiceManager(exec, timeout);
+  const packages = await detectPackageManager(config, exec);
   return {
     config,
     docker: new DockerodeDocker(config.docker.socket),
-    packages: await detectPackageManager(config, exec),
+    packages,
     service,
     clock: systemClock,
     state: new FsStateStore(config.stateDir),
@@ -39,6 +56,7 @@ export async function createWorld(config: Config, logger: Logger): Promise<World
     probeCheck: nodeProbeCheck,
     hooks: createHookRunner(exec, config.hooks),
     notifier: createWebhookNotifier(config.notify, logger),
+    fleet: await createFleet(config, logger, packages.scheme),
     logger,
   };
 }

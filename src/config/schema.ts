@@ -130,6 +130,39 @@ export const configSchema = z.strictObject({
     .prefault({}),
   notify: z.array(z.strictObject({ webhook: z.url({ protocol: /^https?$/ }), timeout: duration("10s") })).default([]),
   metrics: z.strictObject({ listen: hostPort }).optional(),
+  /** Coordination of hosts: at most `slots` of a group upgrade at once; absent, this host decides alone. */
+  fleet: z
+    .strictObject({
+      backend: z.enum(["etcd", "fleetlock"]).default("etcd"),
+      group: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ -").default("default"),
+      slots: z.number().int().min(1).default(1),
+      /** After a successful run, keep the slot this long before giving it back (watch the new engine first). */
+      soak: duration("0s"),
+      /** How long a run outside a window (upgrade, the timer) waits for a slot before it is deferred. */
+      wait: duration("30m"),
+      /** This host's name in the group; default the host name. */
+      host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/).optional(),
+      etcd: z
+        .strictObject({
+          endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1),
+          ca: z.string().startsWith("/", "an absolute path").optional(),
+          cert: z.string().startsWith("/", "an absolute path").optional(),
+          key: z.string().startsWith("/", "an absolute path").optional(),
+          username: z.string().min(1).optional(),
+          password: z.string().optional(),
+          prefix: z.string().startsWith("/", "starts with /").default("/docker-live-upgrade"),
+          /** The slot's lease: a holder silent this long has lost it (and halts the group). */
+          leaseTtl: duration("30s"),
+        })
+        .optional(),
+      fleetlock: z.strictObject({ url: z.url({ protocol: /^https?$/ }) }).optional(),
+    })
+    .superRefine((f, ctx) => {
+      if (f.backend === "etcd" && !f.etcd) ctx.addIssue({ code: "custom", path: ["etcd"], message: "required with backend: etcd (endpoints at least)" });
+      if (f.backend === "fleetlock" && !f.fleetlock) ctx.addIssue({ code: "custom", path: ["fleetlock"], message: "required with backend: fleetlock (url)" });
+      if (f.etcd && (f.etcd.cert === undefined) !== (f.etcd.key === undefined)) ctx.addIssue({ code: "custom", path: ["etcd", "cert"], message: "cert and key go together" });
+    })
+    .optional(),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info") }).prefault({}),
 });
 

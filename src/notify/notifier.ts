@@ -1,6 +1,7 @@
 import type { RunReport } from "../report/report.js";
 
-export type NotifyEvent = "start" | "success" | "failure" | "refusal";
+/** fleet-halt: this host's failed run halted its fleet group; fleet-clear: an operator cleared a host's halt. */
+export type NotifyEvent = "start" | "success" | "failure" | "refusal" | "fleet-halt" | "fleet-clear";
 
 export interface Notifier {
   notify(event: NotifyEvent, report: Partial<RunReport> & { id: string }): Promise<void>;

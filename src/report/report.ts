@@ -1,6 +1,7 @@
 import type { ContainerDiff } from "../upgrade/diff.js";
 
-export type Outcome = "upgraded" | "would-upgrade" | "up-to-date" | "refused" | "failed" | "rolled-back";
+/** deferred: nothing touched, try again later (no fleet slot in time). */
+export type Outcome = "upgraded" | "would-upgrade" | "up-to-date" | "refused" | "failed" | "rolled-back" | "deferred";
 
 export interface CheckResult {
   name: string;

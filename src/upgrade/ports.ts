@@ -10,6 +10,7 @@ import type { ServiceManagerPort } from "../ports/service.js";
 import type { StateStore } from "../ports/state-store.js";
 import type { HookRunner } from "../hooks/hooks.js";
 import type { Notifier } from "../notify/notifier.js";
+import type { FleetPort } from "../ports/fleet.js";
 
 /** Everything a run touches, injected: the real adapters in the CLI, fakes in unit tests. */
 export interface World {
@@ -24,5 +25,7 @@ export interface World {
   probeCheck: ProbeCheck;
   hooks: HookRunner;
   notifier: Notifier;
+  /** The fleet this host coordinates with (`fleet:`), or null: it decides alone. */
+  fleet: FleetPort | null;
   logger: Logger;
 }

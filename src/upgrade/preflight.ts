@@ -79,7 +79,21 @@ export async function preflight(world: World, options: { to?: string | undefined
   const available: Record<string, string[]> = Object.fromEntries(
     await Promise.all(selection.packages.map(async (p) => [p.name, await packages.available(p.name)] as const)),
   );
-  const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, options.to, config.packages.deny);
+  // One target per rollout: the group's recorded target wins over this host's own newest patch.
+  let to = options.to;
+  if (world.fleet && to === undefined) {
+    try {
+      const target = await world.fleet.rolloutTarget(engine.version);
+      if (target) {
+        to = target;
+        checks.push(pass("fleet-target", `the group's rollout goes to ${target}: this host follows it`));
+      }
+    } catch (err) {
+      checks.push(fail("fleet", errorMessage(err)));
+      return refused();
+    }
+  }
+  const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, to, config.packages.deny);
   checks.push(resolution.check);
   if (resolution.kind === "refused") return refused();
 

@@ -15,6 +15,7 @@ import { verifyAfterStart } from "./verify.js";
 import { takeSnapshot } from "./snapshot.js";
 import type { ContainerState } from "../ports/docker.js";
 import type { HookKind, HookResult } from "../hooks/hooks.js";
+import type { Acquired, FleetSlot } from "../ports/fleet.js";
 
 export interface UpgradeOptions {
   dryRun: boolean;
@@ -22,6 +23,8 @@ export interface UpgradeOptions {
   interrupt: InterruptGate;
   /** Asked just before the commit point; a reason string cancels the run (e.g. the window closed). */
   beforeStop?: () => string | null;
+  /** With a fleet: wait for a slot until then (epoch ms; the window's end less the run); else fleet.wait from now. */
+  fleetDeadline?: number | undefined;
 }
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, locked: 4 } as const;
@@ -115,6 +118,32 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     return finish("refused", EXIT.refused, untouched);
   }
 
+  // The fleet: a slot after the preflight passed, before anything is downloaded or changed.
+  let slot: FleetSlot | null = null;
+  if (world.fleet) {
+    const deadline = options.fleetDeadline ?? clock.now() + (config.fleet?.wait ?? 0);
+    let got: Acquired;
+    try {
+      got = await steps.run("fleet-slot", () => world.fleet!.acquire({ runId: report.id, target: plan.engine.to }, deadline));
+    } catch (err) {
+      report.error = errorOf(err, "fleet-slot");
+      return finish("refused", EXIT.refused, untouched);
+    }
+    if (got.kind !== "slot") {
+      report.error = { message: got.reason, step: "fleet-slot" };
+      report.checks.push({ name: "fleet-slot", ok: false, message: got.reason, level: got.kind === "halted" ? "error" : "warning" });
+      return got.kind === "halted" ? finish("refused", EXIT.refused, untouched) : finish("deferred", EXIT.ok, untouched);
+    }
+    slot = got.slot;
+    report.checks.push({ name: "fleet-slot", ok: true, message: `slot granted in group ${config.fleet?.group ?? "?"} (rollout target ${got.target})`, level: "error" });
+  }
+  const giveBack = async (ok: boolean, outcome: string, version: string, reason: string | null) => {
+    if (!slot) return;
+    if (ok && (config.fleet?.soak ?? 0) > 0) await clock.sleep(config.fleet!.soak);
+    await slot.release({ ok, version, outcome, reason }).catch((err: unknown) => logger.error({ err }, "could not give the fleet slot back"));
+    if (!ok) await world.notifier.notify("fleet-halt", report);
+  };
+
   const journal: Journal = {
     version: 1,
     runId: report.id,
@@ -137,6 +166,8 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   const abandon = async (error: RunReport["error"], outcome: Outcome, exitCode: number): Promise<RunReport> => {
     report.error = error;
     await world.state.pruneCache(null).catch(() => undefined);
+    // nothing was changed: the slot goes back without halting the group
+    await giveBack(true, outcome, plan.engine.from, error?.message ?? null);
     return finish(outcome, exitCode, untouched);
   };
 
@@ -151,6 +182,14 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     return abandon(errorOf(err, "download"), "failed", EXIT.failed);
   }
 
+  // The fence: act as the slot's holder only while it still is one (its lease alive, not cleared).
+  if (slot) {
+    try {
+      await steps.run("fleet-fence", () => slot.assertHeld());
+    } catch (err) {
+      return abandon(errorOf(err, "fleet-fence"), "refused", EXIT.refused);
+    }
+  }
   const cancel = options.beforeStop?.();
   if (cancel) return abandon({ message: `not stopping dockerd: ${cancel}`, step: "before-stop" }, "refused", EXIT.refused);
   // The snapshot verification compares against: the containers as they are right before the host changes
@@ -249,7 +288,9 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     await world.state.pruneCache(outcome === "upgraded" ? null : journal.runId);
   }
   if (outcome === "upgraded" && report.containers && harmed(report.containers) > 0) logger.warn({ containers: report.containers }, "containers changed");
-  return finish(outcome, exitCode, host.text);
+  finish(outcome, exitCode, host.text);
+  await giveBack(outcome === "upgraded", outcome, outcome === "upgraded" ? plan.engine.to : plan.engine.from, report.error?.message ?? null);
+  return report;
 }
 
 export interface HostState {

@@ -287,6 +287,7 @@ export function fakeWorld(config: ConfigInput = {}): FakeWorld {
     probeCheck: () => Promise.resolve(),
     hooks: { run: () => Promise.resolve([]) },
     notifier: { notify: () => Promise.resolve() },
+    fleet: null,
     logger: pino({ level: "silent" }),
     events,
     engine,

@@ -1,0 +1,33 @@
+import type { GroupState, Holder } from "../fleet/semaphore.js";
+
+/** A fleet slot held by this run. */
+export interface FleetSlot {
+  /** Throws unless this run still holds its slot (its lease alive, its name among the holders): the fence. */
+  assertHeld(): Promise<void>;
+  /** Gives the slot back; a failed run (ok false) halts the group with the reason. */
+  release(result: { ok: boolean; version: string; outcome: string; reason: string | null }): Promise<void>;
+}
+
+export type Acquired = { kind: "slot"; slot: FleetSlot; target: string } | { kind: "deferred"; reason: string } | { kind: "halted"; reason: string };
+
+export interface FleetStatus {
+  backend: "etcd" | "fleetlock";
+  group: string;
+  slots: number;
+  state: GroupState | null;
+  /** Holders with whether their lease is alive (etcd only). */
+  holders: (Holder & { leaseAlive: boolean })[];
+}
+
+/** Coordination of the hosts of one group: at most `slots` upgrading at once, halting on the first failure. */
+export interface FleetPort {
+  readonly backend: "etcd" | "fleetlock";
+  /** The rollout's target for a host on `installed`, or null (no rollout, or this host reached it). */
+  rolloutTarget(installed: string): Promise<string | null>;
+  /** Waits for a slot until `deadline` (epoch ms); halted groups grant nothing. */
+  acquire(request: { runId: string; target: string }, deadline: number): Promise<Acquired>;
+  status(): Promise<FleetStatus>;
+  clear(host: string): Promise<void>;
+  setPaused(paused: boolean): Promise<void>;
+  close(): Promise<void>;
+}
