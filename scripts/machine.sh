@@ -6,7 +6,7 @@
 # docker-ce-cli, containerd.io, docker-buildx-plugin, docker-compose-plugin), repacked from Debian's
 # binaries with Docker's version forms, units and debhelper-style maintainer scripts.
 #
-#   machine.sh install              host packages it needs (systemd-container debootstrap dpkg-dev ...)
+#   machine.sh install              host packages it needs (systemd-container debootstrap dpkg-dev, etcd for fleets)
 #   machine.sh base                 build the base root once (debootstrap + the package set; cached)
 #   machine.sh up NAME              boot machine NAME and wait until systemd runs and dockerd answers
 #   machine.sh exec NAME CMD...     run a command inside NAME (as root, in all its namespaces)
@@ -52,7 +52,7 @@ mirror() {
 cmd_install() {
   need_root
   local missing=() p
-  for p in systemd-container debootstrap dpkg-dev docker.io busybox-static; do
+  for p in systemd-container debootstrap dpkg-dev docker.io busybox-static etcd-server etcd-client; do
     dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^[ih][^n]' || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

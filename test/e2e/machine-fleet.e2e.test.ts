@@ -1,0 +1,103 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RunReport } from "../../src/report/report.js";
+import { until } from "./helpers.js";
+import { Etcd } from "./fleet-etcd.js";
+import { CE, Machine } from "./machine.js";
+
+// Three machines (systemd as PID 1, Docker's packages), one real etcd on loopback: a fleet group.
+const NEXT = ["docker-ce=20.10.25", "docker-ce-cli=20.10.25"];
+
+const grantedAt = (r: RunReport): number => {
+  const s = r.steps.find((x) => x.name === "fleet-slot")!;
+  return Date.parse(s.startedAt) + s.durationMs;
+};
+
+describe("a fleet of three systemd hosts on etcd", () => {
+  const etcd = new Etcd();
+  let machines: Machine[] = [];
+  let group = 0;
+
+  beforeAll(async () => {
+    await etcd.start();
+  });
+  afterAll(async () => {
+    await etcd.destroy();
+  });
+  afterEach(async () => {
+    await Promise.all(machines.map((m) => m.down()));
+    machines = [];
+  });
+
+  /** Three hosts in a new group, each with the given releases and a config naming etcd. */
+  const fleet = async (slots: number, releases: string[][] = [NEXT, NEXT, NEXT]) => {
+    group++;
+    machines = ["fa", "fb", "fc"].map((n) => new Machine(n));
+    await Promise.all(
+      machines.map(async (m, i) => {
+        await m.down();
+        await m.up();
+        await m.run("docker", "run", "-d", "--name", "web", "--network", "host", "local/busybox:1", "httpd", "-f", "-p", `127.0.0.1:${18_321 + i}`, "-h", "/www");
+        await m.repo(...releases[i]!);
+        await m.writeFile(
+          "/etc/docker-live-upgrade/config.yaml",
+          `fleet:\n  backend: etcd\n  group: g${group}\n  slots: ${slots}\n  host: ${m.name}\n  wait: 3m\n  etcd:\n    endpoints: ["${etcd.endpoint}"]\n    leaseTtl: 4s\n`,
+        );
+      }),
+    );
+    return machines;
+  };
+
+  it("slots: 1: the three upgrades never overlap, and all end upgraded", async () => {
+    const hosts = await fleet(1);
+    const runs = await Promise.all(hosts.map((h) => h.cli("upgrade")));
+    expect(runs.map((r) => [r.exitCode, r.report.outcome])).toEqual([[0, "upgraded"], [0, "upgraded"], [0, "upgraded"]]);
+    const spans = runs.map((r) => ({ from: grantedAt(r.report), to: Date.parse(r.report.finishedAt) })).sort((a, b) => a.from - b.from);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]!.from).toBeGreaterThanOrEqual(spans[i - 1]!.to);
+    const status = await hosts[0]!.cli("fleet", "status");
+    expect(status.report).toMatchObject({ slots: 1, holders: [], state: { halted: null, target: { version: CE("20.10.25") } } });
+  });
+
+  it("slots: 2: at most two overlap", async () => {
+    const hosts = await fleet(2);
+    const runs = await Promise.all(hosts.map((h) => h.cli("upgrade")));
+    expect(runs.map((r) => r.report.outcome)).toEqual(["upgraded", "upgraded", "upgraded"]);
+    const spans = runs.map((r) => ({ from: grantedAt(r.report), to: Date.parse(r.report.finishedAt) }));
+    for (const s of spans) expect(spans.filter((o) => o.from <= s.from && s.from < o.to).length).toBeLessThanOrEqual(2);
+  });
+
+  it("a rolled-back run halts the group; the others do not start; fleet clear lets them go on", async () => {
+    const hosts = await fleet(1, [["docker-ce=20.10.25:dockerd-exits", "docker-ce-cli=20.10.25"], NEXT, NEXT]);
+    const bad = await hosts[0]!.cli("upgrade");
+    expect(bad.report.outcome).toBe("rolled-back");
+    const others = await Promise.all(hosts.slice(1).map((h) => h.cli("upgrade")));
+    for (const o of others) {
+      expect([o.exitCode, o.report.outcome]).toEqual([3, "refused"]);
+      expect(o.report.error?.message).toMatch(/halted by fa [\s\S]*fleet clear fa/);
+      expect(await hosts[1]!.version("docker-ce")).toBe(`${CE("20.10.24")} install ok installed`);
+    }
+    const status = await hosts[1]!.cli("fleet", "status");
+    expect(status.report).toMatchObject({ state: { halted: { host: "fa", runId: bad.report.id } } });
+    await hosts[1]!.run("docker-live-upgrade", "fleet", "clear", "fa");
+    const after = await Promise.all(hosts.slice(1).map((h) => h.cli("upgrade")));
+    expect(after.map((a) => a.report.outcome)).toEqual(["upgraded", "upgraded"]);
+  });
+
+  it("an upgrader SIGKILLed mid-run: its lease expires, the group halts (the slot is not handed on); its recover lets the group go on", async () => {
+    const hosts = await fleet(1, [["docker-ce=20.10.25:preinst-sleeps", "docker-ce-cli=20.10.25"], NEXT, NEXT]);
+    const victim = hosts[0]!;
+    const run = victim.exec(["docker-live-upgrade", "upgrade"]);
+    await until("fa to be installing", async () => (await victim.exec(["pgrep", "-f", "^sleep 15"])).exitCode === 0, 120_000);
+    await victim.exec(["pkill", "-KILL", "-f", "docker-live-upgrade upgrade"]);
+    await run;
+    await new Promise((r) => setTimeout(r, 6_000)); // the 4 s lease runs out
+    const waiting = await hosts[1]!.cli("upgrade");
+    expect([waiting.exitCode, waiting.report.outcome]).toEqual([3, "refused"]);
+    expect(waiting.report.error?.message).toMatch(/halted by fa [\s\S]*lost mid-upgrade/);
+    expect((await hosts[1]!.cli("fleet", "status")).report).toMatchObject({ holders: [{ host: "fa", leaseAlive: false }] });
+
+    const rec = await victim.cli("recover");
+    expect(rec.exitCode).toBe(0);
+    const next = await hosts[1]!.cli("upgrade");
+    expect(next.report.outcome).toBe("upgraded");
+  });
+});
