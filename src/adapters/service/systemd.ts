@@ -56,6 +56,8 @@ export function startPlan(units: ServiceFacts["units"], socketStoppedByUs: boole
 export class SystemdServiceManager implements ServiceManagerPort {
   readonly kind = "systemd" as const;
   private socketStoppedByUs = false;
+  /** The units as the last stop saw them: the start right after it (inside the down window) needs no query of its own. */
+  private seenAtStop: ServiceFacts["units"] | null = null;
 
   constructor(
     private readonly exec: Exec,
@@ -78,12 +80,14 @@ export class SystemdServiceManager implements ServiceManagerPort {
     }
     const plan = stopPlan(units, options);
     if (plan.includes(DOCKER_SOCKET)) this.socketStoppedByUs = true;
+    this.seenAtStop = units;
     await this.exec("systemctl", ["stop", ...plan], { timeoutMs: this.timeoutMs });
   }
 
   async start(options: StartOptions): Promise<void> {
     const timeoutMs = Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs);
-    const plan = startPlan(await this.units(), this.socketStoppedByUs);
+    const plan = startPlan(this.seenAtStop ?? (await this.units()), this.socketStoppedByUs);
+    this.seenAtStop = null;
     await this.exec("systemctl", ["reset-failed", ...plan.resetFailed], { okExitCodes: [0, 1, 5] });
     if (options.restartContainerd && plan.containerd) await this.exec("systemctl", ["restart", CONTAINERD_SERVICE], { timeoutMs });
     await this.exec("systemctl", ["start", ...plan.start], { timeoutMs });
@@ -91,6 +95,7 @@ export class SystemdServiceManager implements ServiceManagerPort {
   }
 
   async reload(): Promise<void> {
+    this.seenAtStop = null; // unit files changed: what was seen may be stale
     await this.exec("systemctl", ["daemon-reload"], { timeoutMs: this.timeoutMs });
   }
 }
