@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Gauge, Registry } from "prom-client";
 import { splitHostPort } from "../probes/transport.js";
@@ -11,7 +12,7 @@ export interface Metrics {
   registry: Registry;
 }
 
-const OUTCOMES = ["upgraded", "would-upgrade", "up-to-date", "refused", "failed", "rolled-back"] as const;
+const OUTCOMES = ["upgraded", "would-upgrade", "up-to-date", "refused", "failed", "rolled-back", "deferred"] as const;
 
 /** Prometheus exposition on the configured (local) address while the daemon runs. */
 export function startMetrics(listen: string, world: World, logger: Logger): Metrics {
@@ -24,12 +25,16 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
   const pending = g("pending_upgrade", "1 when a newer patch release of the engine is available");
   const nextWindow = g("next_window_timestamp_seconds", "When the next maintenance window opens (unix time)");
   const daemonUp = g("docker_api_up", "1 when the Docker API answers");
+  const slotHeld = world.fleet ? g("fleet_slot_held", "1 while this host holds a slot of its fleet group") : null;
+  const groupHalted = world.fleet ? g("fleet_group_halted", "1 while this host's fleet group is halted") : null;
 
   // Everything is read first and the gauges set together after, so a scrape never sees half a refresh.
   const refresh = async () => {
     try {
       const last = (await world.state.reports(5)).find((r) => !r.dryRun);
       const s = await statusCommand(world);
+      const fleet = world.fleet?.backend === "etcd" ? await world.fleet.status().catch(() => null) : null;
+      const me = world.config.fleet?.host ?? hostname();
       if (last) {
         lastRunTime.set(Date.parse(last.finishedAt) / 1000);
         for (const o of OUTCOMES) lastOutcome.set({ outcome: o }, o === last.outcome ? 1 : 0);
@@ -40,6 +45,10 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
       pending.set(s.engine.target && s.engine.target !== s.engine.installed ? 1 : 0);
       daemonUp.set(s.daemonUp ? 1 : 0);
       if (s.nextWindow) nextWindow.set(Date.parse(s.nextWindow.opens) / 1000);
+      if (fleet) {
+        slotHeld?.set(fleet.holders.some((h) => h.host === me) ? 1 : 0);
+        groupHalted?.set(fleet.state?.halted ? 1 : 0);
+      }
     } catch (err) {
       logger.warn({ err }, "metrics refresh failed");
     }

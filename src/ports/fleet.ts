@@ -22,10 +22,12 @@ export interface FleetStatus {
 /** Coordination of the hosts of one group: at most `slots` upgrading at once, halting on the first failure. */
 export interface FleetPort {
   readonly backend: "etcd" | "fleetlock";
+  /** Requests made to the coordination service so far (etcd: ranges, transactions, lease calls; keepalive pings not counted). */
+  readonly requests: number;
   /** The rollout's target for a host on `installed`, or null (no rollout, or this host reached it). */
   rolloutTarget(installed: string): Promise<string | null>;
-  /** Waits for a slot until `deadline` (epoch ms); halted groups grant nothing. */
-  acquire(request: { runId: string; target: string }, deadline: number): Promise<Acquired>;
+  /** Waits for a slot until `deadline` (epoch ms) or `signal`; halted groups grant nothing. */
+  acquire(request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired>;
   status(): Promise<FleetStatus>;
   clear(host: string): Promise<void>;
   setPaused(paused: boolean): Promise<void>;

@@ -51,6 +51,7 @@ export function formatReport(r: RunReport): string {
     }
   }
   if (r.recovery) out.push("", `recovery: ${r.recovery.found}; did: ${r.recovery.actions.join(", ") || "nothing"}`);
+  if (r.fleet) out.push("", `fleet: group ${r.fleet.group} (${r.fleet.backend}), waited ${formatDuration(r.fleet.waitedMs)} for the slot, ${r.fleet.requests} requests`);
   if (r.error) out.push("", `error in ${r.error.step}: ${r.error.message}`);
   out.push("", `host: ${r.hostState}`);
   return out.join("\n");

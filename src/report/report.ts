@@ -56,5 +56,7 @@ export interface RunReport {
   engineVersion: { before: string | null; after: string | null };
   snapshot: { id: string; name: string; status: string; pid: number; startedAt: string; paused: boolean }[];
   recovery: { found: string; actions: string[] } | null;
+  /** With a fleet: the group, how long the run waited for its slot, and the requests it made to the coordination service. */
+  fleet: { backend: "etcd" | "fleetlock"; group: string; waitedMs: number; requests: number } | null;
   exitCode: number;
 }

@@ -5,9 +5,13 @@
 export class InterruptGate {
   private signal: string | null = null;
   private committed = false;
+  private readonly controller = new AbortController();
+  /** Aborted by a signal before the commit point: waits (for a fleet slot) end at once. */
+  readonly abortSignal: AbortSignal = this.controller.signal;
 
   request(signal: string): "abort-now" | "deferred" {
     this.signal ??= signal;
+    if (!this.committed) this.controller.abort(new Error(`interrupted by ${signal}`));
     return this.committed ? "deferred" : "abort-now";
   }
 

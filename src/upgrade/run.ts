@@ -54,6 +54,7 @@ export function emptyReport(id: string, command: RunReport["command"], startedAt
     engineVersion: { before: null, after: null },
     snapshot: [],
     recovery: null,
+    fleet: null,
     exitCode: EXIT.failed,
   };
 }
@@ -120,16 +121,22 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
 
   // The fleet: a slot after the preflight passed, before anything is downloaded or changed.
   let slot: FleetSlot | null = null;
+  const fleetRequests0 = world.fleet?.requests ?? 0;
+  const fleetReport = () => {
+    if (world.fleet) report.fleet = { backend: world.fleet.backend, group: config.fleet?.group ?? "", waitedMs: steps.steps.find((s) => s.name === "fleet-slot")?.durationMs ?? 0, requests: world.fleet.requests - fleetRequests0 };
+  };
   if (world.fleet) {
     const deadline = options.fleetDeadline ?? clock.now() + (config.fleet?.wait ?? 0);
     let got: Acquired;
     try {
-      got = await steps.run("fleet-slot", () => world.fleet!.acquire({ runId: report.id, target: plan.engine.to }, deadline));
+      got = await steps.run("fleet-slot", () => world.fleet!.acquire({ runId: report.id, target: plan.engine.to }, deadline, options.interrupt.abortSignal));
     } catch (err) {
       report.error = errorOf(err, "fleet-slot");
+      fleetReport();
       return finish("refused", EXIT.refused, untouched);
     }
     if (got.kind !== "slot") {
+      fleetReport();
       report.error = { message: got.reason, step: "fleet-slot" };
       report.checks.push({ name: "fleet-slot", ok: false, message: got.reason, level: got.kind === "halted" ? "error" : "warning" });
       return got.kind === "halted" ? finish("refused", EXIT.refused, untouched) : finish("deferred", EXIT.ok, untouched);
@@ -141,6 +148,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     if (!slot) return;
     if (ok && (config.fleet?.soak ?? 0) > 0) await clock.sleep(config.fleet!.soak);
     await slot.release({ ok, version, outcome, reason }).catch((err: unknown) => logger.error({ err }, "could not give the fleet slot back"));
+    fleetReport();
     if (!ok) await world.notifier.notify("fleet-halt", report);
   };
 

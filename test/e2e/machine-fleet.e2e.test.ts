@@ -28,8 +28,8 @@ describe("a fleet of three systemd hosts on etcd", () => {
     machines = [];
   });
 
-  /** Three hosts in a new group, each with the given releases and a config naming etcd. */
-  const fleet = async (slots: number, releases: string[][] = [NEXT, NEXT, NEXT]) => {
+  /** Three hosts in a new group, each with the given releases and a config naming etcd (plus `extra` YAML). */
+  const fleet = async (slots: number, releases: string[][] = [NEXT, NEXT, NEXT], extra = "") => {
     group++;
     machines = ["fa", "fb", "fc"].map((n) => new Machine(n));
     await Promise.all(
@@ -40,17 +40,28 @@ describe("a fleet of three systemd hosts on etcd", () => {
         await m.repo(...releases[i]!);
         await m.writeFile(
           "/etc/docker-live-upgrade/config.yaml",
-          `fleet:\n  backend: etcd\n  group: g${group}\n  slots: ${slots}\n  host: ${m.name}\n  wait: 3m\n  etcd:\n    endpoints: ["${etcd.endpoint}"]\n    leaseTtl: 4s\n`,
+          `fleet:\n  backend: etcd\n  group: g${group}\n  slots: ${slots}\n  host: ${m.name}\n  wait: 3m\n  etcd:\n    endpoints: ["${etcd.endpoint}"]\n    leaseTtl: 4s\n${extra}`,
         );
       }),
     );
     return machines;
   };
 
-  it("slots: 1: the three upgrades never overlap, and all end upgraded", async () => {
-    const hosts = await fleet(1);
-    const runs = await Promise.all(hosts.map((h) => h.cli("upgrade")));
-    expect(runs.map((r) => [r.exitCode, r.report.outcome])).toEqual([[0, "upgraded"], [0, "upgraded"], [0, "upgraded"]]);
+  it("slots: 1, each host's daemon in the same open window: the three upgrades never overlap, and all end upgraded", async () => {
+    const now = new Date();
+    // a window that opened this minute and lasts two hours, on every host
+    const window = `schedule:\n  windows:\n    - cron: "${now.getUTCMinutes()} ${now.getUTCHours()} * * *"\n      duration: 2h\n      timezone: UTC\n  expectedDuration: 5m\n`;
+    const hosts = await fleet(1, [NEXT, NEXT, NEXT], window);
+    await Promise.all(hosts.map((h) => h.sh("install -m 0644 /opt/docker-live-upgrade/systemd/docker-live-upgrade.service /etc/systemd/system/ && systemctl daemon-reload && systemctl start docker-live-upgrade.service")));
+    const reportOf = async (h: Machine): Promise<RunReport | null> => {
+      const name = (await h.sh("ls /var/lib/docker-live-upgrade/reports 2>/dev/null | head -n1")).trim();
+      return name ? (JSON.parse(await h.readFile(`/var/lib/docker-live-upgrade/reports/${name}`)) as RunReport) : null;
+    };
+    await until("every daemon to finish its run", async () => (await Promise.all(hosts.map(reportOf))).every((r) => r !== null), 240_000);
+    const runs = (await Promise.all(hosts.map(reportOf))).map((report) => ({ report: report! }));
+    expect(runs.map((r) => r.report.outcome)).toEqual(["upgraded", "upgraded", "upgraded"]);
+    // the hosts that waited, waited in the window: the slot's wait shows in their reports
+    expect(runs.map((r) => r.report.fleet?.waitedMs ?? 0).sort((a, b) => a - b)[2]).toBeGreaterThan(1_000);
     const spans = runs.map((r) => ({ from: grantedAt(r.report), to: Date.parse(r.report.finishedAt) })).sort((a, b) => a.from - b.from);
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.from).toBeGreaterThanOrEqual(spans[i - 1]!.to);
     const status = await hosts[0]!.cli("fleet", "status");
@@ -80,6 +91,26 @@ describe("a fleet of three systemd hosts on etcd", () => {
     await hosts[1]!.run("docker-live-upgrade", "fleet", "clear", "fa");
     const after = await Promise.all(hosts.slice(1).map((h) => h.cli("upgrade")));
     expect(after.map((a) => a.report.outcome)).toEqual(["upgraded", "upgraded"]);
+  });
+
+  it("etcd stopped mid-rollout, then restarted: the waiting host defers cleanly, the holder finishes, no slot is granted twice", async () => {
+    const hosts = await fleet(1, [["docker-ce=20.10.25:preinst-sleeps", "docker-ce-cli=20.10.25"], NEXT, NEXT]);
+    const holder = hosts[0]!.cli("upgrade");
+    await until("fa to hold the slot and install", async () => (await hosts[0]!.exec(["pgrep", "-f", "^sleep 15"])).exitCode === 0, 120_000);
+    const waiter = hosts[1]!.cli("upgrade");
+    await new Promise((r) => setTimeout(r, 2_000)); // fb is waiting for the slot
+    await etcd.stop();
+    const waited = await waiter;
+    expect([waited.exitCode, waited.report.outcome]).toEqual([0, "deferred"]);
+    expect(waited.report.error?.message).toContain(etcd.endpoint);
+    expect(await hosts[1]!.version("docker-ce")).toBe(`${CE("20.10.24")} install ok installed`);
+    await etcd.start();
+    const held = await holder;
+    expect(held.report.outcome).toBe("upgraded");
+    const again = await hosts[1]!.cli("upgrade");
+    expect(again.report.outcome).toBe("upgraded");
+    expect(grantedAt(again.report)).toBeGreaterThanOrEqual(Date.parse(held.report.finishedAt));
+    expect((await hosts[2]!.cli("fleet", "status")).report).toMatchObject({ holders: [], state: { halted: null } });
   });
 
   it("an upgrader SIGKILLed mid-run: its lease expires, the group halts (the slot is not handed on); its recover lets the group go on", async () => {

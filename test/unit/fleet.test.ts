@@ -87,6 +87,7 @@ function fakeFleet(answer: "slot" | "deferred" | "halted", fence = true) {
   const calls: string[] = [];
   const fleet: FleetPort = {
     backend: "etcd",
+    requests: 0,
     rolloutTarget: () => Promise.resolve(null),
     acquire: (r): Promise<Acquired> => {
       calls.push(`acquire ${r.target}`);
@@ -123,6 +124,7 @@ describe("a run in a fleet", () => {
     expect(report.outcome).toBe("upgraded");
     expect(f.calls).toEqual(["acquire 20.10.25+dfsg1-1", "release ok upgraded"]);
     expect(report.steps.map((s) => s.name).slice(0, 4)).toEqual(["preflight", "hooks-pre", "fleet-slot", "download"]);
+    expect(report.fleet).toMatchObject({ backend: "etcd", waitedMs: expect.any(Number) as number, requests: 0 });
   });
 
   it("no slot in time: deferred, exit 0, nothing touched", async () => {

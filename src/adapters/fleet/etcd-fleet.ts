@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Etcd3, type Lease } from "etcd3";
+import pRetry from "p-retry";
 import type { Logger } from "pino";
 import type { Config } from "../../config/schema.js";
 import { clearHost, decide, parseGroup, release, rolloutTarget, type GroupState } from "../../fleet/semaphore.js";
@@ -23,6 +24,7 @@ export class FleetUnavailableError extends Error {
  */
 export class EtcdFleet implements FleetPort {
   readonly backend = "etcd" as const;
+  requests = 0;
   private readonly client: Etcd3;
   private readonly stateKey: string;
   private readonly alivePrefix: string;
@@ -57,6 +59,7 @@ export class EtcdFleet implements FleetPort {
   }
 
   private async read(): Promise<{ state: GroupState; revision: string; alive: Set<string> }> {
+    this.requests += 2;
     const res = await this.client.get(this.stateKey).exec();
     const kv = res.kvs[0];
     const alive = new Set((await this.client.getAll().prefix(this.alivePrefix).keys()).map((k) => k.slice(this.alivePrefix.length)));
@@ -65,6 +68,7 @@ export class EtcdFleet implements FleetPort {
 
   /** Writes `next` only if nobody changed the state since `revision`. */
   private async swap(revision: string, next: GroupState): Promise<boolean> {
+    this.requests++;
     const res = await this.client.if(this.stateKey, "Mod", "==", revision).then(this.client.put(this.stateKey).value(JSON.stringify(next))).commit();
     return res.succeeded;
   }
@@ -92,14 +96,16 @@ export class EtcdFleet implements FleetPort {
         this.logger.error({ err: err.message }, "fleet: lease lost");
       });
       this.lease = lease;
+      this.requests += 2; // the grant, and the alive key's put
       await lease.put(`${this.alivePrefix}${this.host}`).value(JSON.stringify({ host: this.host, pid: process.pid }));
     }
     return this.lease.grant();
   }
 
-  async acquire(request: { runId: string; target: string }, deadline: number): Promise<Acquired> {
+  async acquire(request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired> {
     const compare = (a: string, b: string) => this.scheme.compare(a, b);
     let lastWait = "";
+    let contacted = false;
     for (;;) {
       const decision = await this.guard("could not be reached for a slot", async () => {
         const lease = await this.ensureLease();
@@ -107,10 +113,18 @@ export class EtcdFleet implements FleetPort {
         const d = decide(state, alive, { host: this.host, runId: request.runId, lease, slots: this.fleet.slots, target: request.target, now: new Date(this.clock.now()).toISOString() }, compare);
         if (d.kind === "grant" || d.kind === "halt-lost") return (await this.swap(revision, d.next)) ? d : { kind: "retry" as const };
         return d;
+      }).catch(async (err: unknown) => {
+        // lost while waiting: defer cleanly (nothing was granted); at the first contact: fail closed
+        if (!contacted) throw err;
+        await this.dropLease();
+        return { kind: "unreachable" as const, reason: err instanceof Error ? err.message : String(err) };
       });
+      contacted = true;
       switch (decision.kind) {
         case "retry":
           continue;
+        case "unreachable":
+          return { kind: "deferred", reason: decision.reason };
         case "halt-lost":
           this.logger.error({ host: decision.lost.host, runId: decision.lost.runId }, "fleet: a host was lost mid-upgrade; group halted");
           continue;
@@ -126,11 +140,11 @@ export class EtcdFleet implements FleetPort {
           lastWait = `all ${this.fleet.slots} slot(s) of fleet group ${this.fleet.group} are held (${decision.holders.map((h) => h.host).join(", ")})`;
           break;
       }
-      if (this.clock.now() + 1_000 > deadline) {
+      if (this.clock.now() + 1_000 > deadline || signal?.aborted) {
         await this.dropLease();
-        return { kind: "deferred", reason: `${lastWait}; no slot before the window's end` };
+        return { kind: "deferred", reason: `${lastWait}; ${signal?.aborted ? "stopped waiting (signal)" : "no slot before the deadline"}` };
       }
-      await this.clock.sleep(1_000);
+      await this.clock.sleep(1_000, signal).catch(() => undefined);
     }
   }
 
@@ -146,8 +160,14 @@ export class EtcdFleet implements FleetPort {
       },
       release: async (result) => {
         const lease = this.lease ? await this.lease.grant() : "";
-        await this.update("could not take the slot back", (s) =>
-          release(s, { host: this.host, lease, runId, ok: result.ok, version: result.version, outcome: result.outcome, reason: result.reason, now: new Date(this.clock.now()).toISOString() }),
+        // etcd may be briefly away (restarting): keep trying for a while rather than leave the slot to
+        // expire, which would halt the group as if this host had been lost
+        await pRetry(
+          () =>
+            this.update("could not take the slot back", (s) =>
+              release(s, { host: this.host, lease, runId, ok: result.ok, version: result.version, outcome: result.outcome, reason: result.reason, now: new Date(this.clock.now()).toISOString() }),
+            ),
+          { retries: 12, minTimeout: 500, maxTimeout: 5_000, factor: 1.5 },
         );
         await this.dropLease();
       },
@@ -157,6 +177,7 @@ export class EtcdFleet implements FleetPort {
   private async dropLease(): Promise<void> {
     const lease = this.lease;
     this.lease = null;
+    if (lease) this.requests++;
     await lease?.revoke().catch(() => undefined);
   }
 

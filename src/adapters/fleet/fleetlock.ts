@@ -26,6 +26,7 @@ export class FleetLockError extends Error {
  */
 export class FleetLockFleet implements FleetPort {
   readonly backend = "fleetlock" as const;
+  requests = 0;
   private readonly base: string;
 
   constructor(
@@ -39,6 +40,7 @@ export class FleetLockFleet implements FleetPort {
 
   private async post(path: "/v1/pre-reboot" | "/v1/steady-state"): Promise<void> {
     let res: Response;
+    this.requests++;
     try {
       res = await fetch(`${this.base}${path}`, {
         method: "POST",
@@ -67,7 +69,7 @@ export class FleetLockFleet implements FleetPort {
     return Promise.resolve(null);
   }
 
-  async acquire(_request: { runId: string; target: string }, deadline: number): Promise<Acquired> {
+  async acquire(_request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired> {
     for (;;) {
       try {
         await this.post("/v1/pre-reboot");
@@ -88,9 +90,9 @@ export class FleetLockFleet implements FleetPort {
       } catch (err) {
         // unreachable, or a request the server judged malformed: fail closed at once
         if (!(err instanceof FleetLockError) || err.status === 0 || err.status === 400) throw err;
-        if (this.clock.now() + 5_000 > deadline) return { kind: "deferred", reason: `${err.message}; no slot before the deadline` };
+        if (this.clock.now() + 5_000 > deadline || signal?.aborted) return { kind: "deferred", reason: `${err.message}; ${signal?.aborted ? "stopped waiting (signal)" : "no slot before the deadline"}` };
         this.logger.info({ status: err.status, kind: err.kind }, "fleetlock: no slot yet");
-        await this.clock.sleep(5_000);
+        await this.clock.sleep(5_000, signal).catch(() => undefined);
       }
     }
   }

@@ -91,6 +91,8 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
         const reports = await upgradeCommand(world, {
           dryRun: false,
           beforeStop: () => stopVerdict(world, stopping),
+          // a fleet slot is worth waiting for only while the window can still hold the whole run
+          fleetDeadline: decision.window.closes - expected,
         }).catch((err: unknown) => {
           logger.error({ err }, "run failed");
           return [];

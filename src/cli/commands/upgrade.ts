@@ -9,6 +9,7 @@ export interface UpgradeFlags {
   dryRun: boolean;
   to?: string | undefined;
   beforeStop?: () => string | null;
+  fleetDeadline?: number | undefined;
 }
 
 /** Routes SIGINT/SIGTERM to whichever gate is current; returns a function that removes the handlers. */
@@ -51,7 +52,7 @@ export async function upgradeCommand(world: World, flags: UpgradeFlags): Promise
         if (rec.exitCode !== EXIT.ok) return reports;
         gate = new InterruptGate(); // the upgrade itself: a signal before its stop aborts it again
       }
-      const report = await runUpgrade(world, { dryRun: flags.dryRun, to: flags.to, interrupt: gate, beforeStop: flags.beforeStop });
+      const report = await runUpgrade(world, { dryRun: flags.dryRun, to: flags.to, interrupt: gate, beforeStop: flags.beforeStop, fleetDeadline: flags.fleetDeadline });
       await world.state.writeReport(report);
       await notifyOutcome(world, report);
       if (!report.dryRun && report.outcome !== "up-to-date") {
