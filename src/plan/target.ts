@@ -1,12 +1,12 @@
 import {
   formatSeries,
-  isPrerelease,
   releaseOf,
   sameSeries,
   type Release,
   type VersionScheme,
 } from "../versions/scheme.js";
 import type { PackageRole } from "./roles.js";
+import { isSemverPrerelease, patchStep } from "../versions/semver-rule.js";
 
 export type TargetResolution =
   | { kind: "target"; version: string; note: string }
@@ -46,18 +46,11 @@ const sameRelease = (a: Release, b: Release | null): boolean =>
  */
 export function patchCandidates(req: Omit<TargetRequest, "to">): string[] {
   const { scheme, installed, deny } = req;
-  const series = seriesOf(scheme, installed);
-  if (!series) return [];
-  const allowPre = isPrerelease(scheme.upstream(installed));
-  return descending(scheme, req.available).filter((v) => {
-    const rel = seriesOf(scheme, v);
-    return (
-      rel !== null &&
-      sameSeries(rel, series) &&
-      (allowPre || !isPrerelease(scheme.upstream(v))) &&
-      denied(scheme, v, deny) === undefined
-    );
-  });
+  if (!seriesOf(scheme, installed)) return [];
+  const from = scheme.upstream(installed);
+  // the patch rule in SemVer terms; a pre-release only where one is installed (else only by --to)
+  const allowPrerelease = isSemverPrerelease(from);
+  return descending(scheme, req.available).filter((v) => patchStep(from, scheme.upstream(v), { allowPrerelease }).ok && denied(scheme, v, deny) === undefined);
 }
 
 /** Picks the engine's target: the newest patch release of the installed MAJOR.MINOR, or what `--to` names. */
@@ -130,7 +123,7 @@ export function checkJump(scheme: VersionScheme, role: PackageRole | null, from:
     return { ok: false, message: `${from} -> ${to} is a downgrade; live restore across a downgrade is not supported` };
   }
   if (role === "engine" || role === "engine-family") {
-    if (!sameSeries(a, b)) {
+    if (!patchStep(scheme.upstream(from), scheme.upstream(to), { allowPrerelease: true }).ok) {
       return {
         ok: false,
         message: `${from} -> ${to} crosses from ${formatSeries(a)} to ${formatSeries(b)}: live restore only holds across patch releases of one MAJOR.MINOR`,
