@@ -59,6 +59,12 @@ export class FakeEngine implements DockerPort {
   containers: ContainerState[] = [container("web"), container("db", { pid: 2000 })];
   /** When set, a start restarts the containers (as a failed restore would). */
   restartOnStart = false;
+  /** What a restarted daemon reports instead of the installed build (the old binary still running). */
+  reportsAfterStart: string | null = null;
+  /** containerd's version in /version (absent when null). */
+  containerdVersion: string | null = null;
+  /** Applied to the engine's info at the next start (a changed data root, live restore off...). */
+  infoAfterStart: Partial<EngineInfo> | null = null;
   constructor(readonly events: Event[]) {}
 
   ping(): Promise<void> {
@@ -69,7 +75,7 @@ export class FakeEngine implements DockerPort {
   }
   version(): Promise<EngineVersion> {
     this.need();
-    return Promise.resolve({ version: this.version_, apiVersion: "1.41", components: [] });
+    return Promise.resolve({ version: this.version_, apiVersion: "1.41", components: this.containerdVersion ? [{ name: "containerd", version: this.containerdVersion }] : [] });
   }
   info(): Promise<EngineInfo> {
     this.need();
@@ -112,13 +118,19 @@ export class FakePackages implements PackageManagerPort {
   available(name: string): Promise<string[]> {
     return Promise.resolve(this.availableVersions[name] ?? []);
   }
+  /** Extra changes the package manager would make (e.g. a removal). */
+  simulationExtras: SimulatedChange[] = [];
   simulate(targets: readonly PackageTarget[]): Promise<SimulatedChange[]> {
-    return Promise.resolve(
-      targets.map((t) => ({ name: t.name, from: this.installedVersions[t.name] ?? null, to: t.version, action: "upgrade" as const })),
-    );
+    return Promise.resolve([
+      ...targets.map((t) => ({ name: t.name, from: this.installedVersions[t.name] ?? null, to: t.version, action: "upgrade" as const })),
+      ...this.simulationExtras,
+    ]);
   }
-  downloadable(): Promise<{ ok: boolean; message: string }> {
-    return Promise.resolve({ ok: true, message: "ok" });
+  /** Versions (name=version) that no source offers. */
+  notDownloadable = new Set<string>();
+  downloadable(targets: readonly PackageTarget[]): Promise<{ ok: boolean; message: string }> {
+    const missing = targets.map((t) => `${t.name}=${t.version}`).filter((s) => this.notDownloadable.has(s));
+    return Promise.resolve(missing.length ? { ok: false, message: `not downloadable: ${missing.map((m) => `${m} (no source)`).join("; ")}` } : { ok: true, message: "ok" });
   }
   /** Runs during the download (a test's chance to change the host meanwhile). */
   onFetch: (() => void) | null = null;
@@ -139,8 +151,10 @@ export class FakePackages implements PackageManagerPort {
     this.events.push("packages.repair");
     return Promise.resolve();
   }
+  /** The process holding the package database lock, or null. */
+  lockedBy: string | null = null;
   lockHolder(): Promise<string | null> {
-    return Promise.resolve(null);
+    return Promise.resolve(this.lockedBy);
   }
   audit(): Promise<string[]> {
     return Promise.resolve(this.auditProblems);
@@ -192,7 +206,8 @@ export class FakeService implements ServiceManagerPort {
     const build = this.packages.engineBuild();
     if (this.brokenBuilds.has(build)) return Promise.resolve();
     this.engine.up = true;
-    this.engine.version_ = build;
+    this.engine.version_ = this.engine.reportsAfterStart ?? build;
+    if (this.engine.infoAfterStart) this.engine.info_ = { ...this.engine.info_, ...this.engine.infoAfterStart };
     if (this.engine.restartOnStart) this.engine.containers = this.engine.containers.map((c) => ({ ...c, pid: c.pid + 1, startedAt: "2026-11-22T03:00:05Z" }));
     return Promise.resolve();
   }
