@@ -2,7 +2,7 @@ import { execa } from "execa";
 import { readdir } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compareDebVersions } from "../../src/versions/dpkg-version.js";
-import { cli, docker, dockerdPid, dpkgVersion, identities, makeContainers, OLD, removeContainers, resetEngine, sandbox, STATE_DIR, WEB_PORT, writeConfig, waitApi } from "./helpers.js";
+import { cli, docker, dockerdPid, dpkgVersion, identities, makeContainers, OLD, removeContainers, resetEngine, sandbox, SOCKET, STATE_DIR, WEB_PORT, writeConfig, waitApi } from "./helpers.js";
 
 const NEXT = "20.10.25+dfsg1-1";
 const MINOR = "20.11.0+dfsg1-1";
@@ -25,7 +25,10 @@ describe("live upgrade on a real engine", () => {
     expect(r.report!.snapshot.map((s) => s.name).sort()).toEqual(before.map((b) => b.name));
     expect(await dockerdPid()).toBe(pid);
     expect((await dpkgVersion("docker.io")).version).toBe(OLD);
+    // no download: neither where apt keeps packages nor where a real run fetches them (stateDir/cache/RUN/{target,rollback})
     expect((await readdir("/var/cache/apt/archives")).filter((f) => f.startsWith("docker.io_20.10.25"))).toEqual([]);
+    const written = (await readdir(STATE_DIR, { recursive: true }).catch(() => [] as string[])).map(String);
+    expect(written.filter((f) => f.endsWith(".deb") || f.startsWith("cache/"))).toEqual([]);
     expect(await readdir(STATE_DIR).catch(() => [])).not.toContain("journal.json");
     expect(await identities()).toEqual(before);
   });
@@ -60,7 +63,13 @@ describe("live upgrade on a real engine", () => {
     expect(before.find((c) => c.name === "paused")?.paused).toBe(true);
     expect(report.containers).toMatchObject({ before: 5, after: 5, restarted: [], missing: [], changed: [], new: [] });
     expect(report.containers!.unchanged).toHaveLength(5);
-    expect(report.probes).toEqual([expect.objectContaining({ name: "web", failures: 0 })]);
+    // the configured probe, and the built-in one of the API: without docker.socket (the sandbox's
+    // dockerd listens itself) its calls are refused while dockerd restarts, and the report says so
+    expect(report.probes).toEqual([
+      expect.objectContaining({ name: "web", failures: 0 }),
+      expect.objectContaining({ name: "docker-api", target: `unix://${SOCKET}` }),
+    ]);
+    expect(report.probes[1]!.attempts).toBeGreaterThan(5);
     expect(report.probes[0]!.attempts).toBeGreaterThan(5);
     expect(report.daemonDowntimeMs).toBeGreaterThan(0);
     expect(report.checks.filter((c) => !c.ok && c.level === "error")).toEqual([]);
