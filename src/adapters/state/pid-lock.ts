@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm, rmdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { LockHolder, LockPort, LockResult } from "../../ports/lock.js";
 
@@ -17,10 +17,20 @@ async function procStartTime(pid: number): Promise<string | null> {
   }
 }
 
+const same = (a: LockFile | null, b: LockFile | null): boolean =>
+  a !== null && b !== null && a.pid === b.pid && a.startTime === b.startTime && a.since === b.since;
+
+/** A takeover that has sat this long was abandoned by a crash inside it (the work inside takes milliseconds). */
+const TAKEOVER_ABANDONED_MS = 10_000;
+
 /**
  * A lock file created with O_EXCL holding the owner's pid and start time. A lock whose owner is gone
- * (crash, SIGKILL, reboot) is taken over. Hand-written rather than proper-lockfile: that one decides
- * staleness by mtime, which a long download or install would have to keep refreshing.
+ * (crash, SIGKILL, reboot) is taken over, atomically: only the process that created the takeover
+ * folder (mkdir is atomic) may remove the stale file, and only after reading it again inside and
+ * finding the very stale lock it judged; so a fresh lock another process just created is never
+ * removed, and of many processes racing for one stale lock exactly one wins. Hand-written rather
+ * than proper-lockfile: that one decides staleness by mtime, which a long download or install would
+ * have to keep refreshing.
  */
 export class PidLock implements LockPort {
   private held = false;
@@ -50,7 +60,7 @@ export class PidLock implements LockPort {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const mine: LockFile = { pid: process.pid, command, since: new Date().toISOString(), startTime: await procStartTime(process.pid) };
     let staleHolder: LockHolder | null = null;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 200; attempt++) {
       try {
         const fh = await open(this.path, "wx", 0o600);
         try {
@@ -60,7 +70,7 @@ export class PidLock implements LockPort {
           await fh.close();
         }
         this.held = true;
-        return { acquired: true, tookOverFrom: attempt > 0 ? staleHolder : null };
+        return { acquired: true, tookOverFrom: staleHolder };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
@@ -68,11 +78,36 @@ export class PidLock implements LockPort {
       if (current && (await this.alive(current))) {
         return { acquired: false, holder: { pid: current.pid, command: current.command, since: current.since } };
       }
-      // Stale (or unreadable: a crash between create and write). Remove it and race for a fresh one.
-      staleHolder = current ? { pid: current.pid, command: current.command, since: current.since } : null;
-      await rm(this.path, { force: true });
+      // Stale (or unreadable: a crash between create and write): take it over under the takeover folder.
+      if (await this.takeOver(current)) staleHolder = current ? { pid: current.pid, command: current.command, since: current.since } : null;
+      else await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
     }
     throw new Error(`could not take the lock ${this.path}`);
+  }
+
+  /** Removes the stale lock `judged` if, inside the takeover folder, it is still exactly that one. */
+  private async takeOver(judged: LockFile | null): Promise<boolean> {
+    const guard = `${this.path}.takeover`;
+    try {
+      await mkdir(guard);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > TAKEOVER_ABANDONED_MS) await rmdir(guard).catch(() => undefined);
+      return false;
+    }
+    try {
+      const now = await this.read();
+      // unreadable: a crash between create and write, or a live process that has not written yet
+      const unreadable = judged === null && now === null && (await stat(this.path).then((s) => Date.now() - s.mtimeMs > 5_000, () => true));
+      if (unreadable || (same(now, judged) && !(await this.alive(now!)))) {
+        await rm(this.path, { force: true });
+        return true;
+      }
+      return false;
+    } finally {
+      await rmdir(guard).catch(() => undefined);
+    }
   }
 
   async release(): Promise<void> {
