@@ -221,8 +221,10 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   probes.start();
   if (config.packages.hold) {
     const held = await world.packages.held(plan.targets.map((t) => t.name));
-    await world.packages.setHold(held, false);
+    // journal first, then act: a crash right after the release leaves a journal that re-applies them
     journal.releasedHolds = held;
+    if (held.length) await world.state.writeJournal(journal);
+    await world.packages.setHold(held, false);
   }
 
   let failure: { why: string; step: string } | null = null;

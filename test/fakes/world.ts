@@ -162,7 +162,10 @@ export class FakePackages implements PackageManagerPort {
   held(names: readonly string[]): Promise<string[]> {
     return Promise.resolve(names.filter((n) => this.holds.includes(n)));
   }
+  /** Runs at each hold change, before it takes effect (a test's chance to crash the run there). */
+  onSetHold: ((hold: boolean) => void) | null = null;
   setHold(names: readonly string[], hold: boolean): Promise<void> {
+    this.onSetHold?.(hold);
     if (names.length) this.events.push(`packages.${hold ? "hold" : "unhold"} ${names.join(" ")}`);
     this.holds = hold ? [...new Set([...this.holds, ...names])] : this.holds.filter((h) => !names.includes(h));
     return Promise.resolve();

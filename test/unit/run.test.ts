@@ -199,6 +199,17 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(world.events.at(-1)).toBe("packages.hold docker.io");
   });
 
+  it("journals the released holds before releasing them: a crash right there leaves a journal that re-applies them", async () => {
+    const world = fakeWorld({ packages: { hold: true } });
+    world.fakePackages.holds = ["docker.io"];
+    world.fakePackages.onSetHold = (hold) => {
+      if (!hold) throw new Error("SIGKILL");
+    };
+    await expect(runUpgrade(world, { dryRun: false, interrupt: gate() })).rejects.toThrow("SIGKILL");
+    // what a later `recover` reads: the holds it must put back
+    expect((await world.state.readJournal())?.releasedHolds).toEqual(["docker.io"]);
+  });
+
   it("refuses a hold it did not make", async () => {
     const world = fakeWorld();
     world.fakePackages.holds = ["docker.io"];
