@@ -1,4 +1,5 @@
 import { errorMessage } from "./steps.js";
+import { badTargets } from "../history/bad-targets.js";
 import type { ContainerState, EngineInfo, EngineVersion } from "../ports/docker.js";
 import type { CheckResult } from "../report/report.js";
 import { containerdVerdict, containerHazards, fail, pass, unitVerdicts } from "../checks/verdicts.js";
@@ -96,6 +97,19 @@ export async function preflight(world: World, options: { to?: string | undefined
   const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, to, config.packages.deny);
   checks.push(resolution.check);
   if (resolution.kind === "refused") return refused();
+  // A target that failed here is not tried again by itself (only by name, with --to, or a newer release).
+  if (resolution.kind === "target" && options.to === undefined) {
+    const bad = badTargets(await world.state.reports(50)).find((b) => b.version === resolution.engineTarget);
+    if (bad) {
+      checks.push(
+        fail(
+          "known-bad-target",
+          `${bad.version} ${bad.outcome === "rolled-back" ? "was rolled back" : "failed"} on this host (run ${bad.runId}: ${bad.reason}); it is not retried by itself: \`docker-live-upgrade upgrade --to ${bad.version}\` once the cause is fixed, or wait for a newer release`,
+        ),
+      );
+      return refused();
+    }
+  }
 
   result.snapshot = snapshot;
   checks.push(pass("snapshot", `${result.snapshot.length} containers (${result.snapshot.filter((c) => c.running).length} running)`));

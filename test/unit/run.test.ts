@@ -210,6 +210,34 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect((await world.state.readJournal())?.releasedHolds).toEqual(["docker.io"]);
   });
 
+  it("never retries by itself a target that was rolled back here; --to retries it; a newer release goes ahead", async () => {
+    const world = fakeWorld({ upgrade: { downtimeBudget: "1s" }, docker: { readyTimeout: "1s" } });
+    world.fakeService.brokenBuilds.add("20.10.25+dfsg1");
+    const first = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(first.outcome).toBe("rolled-back");
+    await world.state.writeReport(first);
+
+    const again = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect([again.outcome, again.exitCode]).toEqual(["refused", 3]);
+    expect(again.error?.message).toBe(
+      `known-bad-target: 20.10.25+dfsg1-1 was rolled back on this host (run ${first.id}: ${first.error?.message}); it is not retried by itself: \`docker-live-upgrade upgrade --to 20.10.25+dfsg1-1\` once the cause is fixed, or wait for a newer release`,
+    );
+    expect(world.events.filter((e) => e.startsWith("service.")).length).toBe(4); // the first run's only
+
+    world.fakeService.brokenBuilds.clear();
+    const named = await runUpgrade(world, { dryRun: false, to: "20.10.25+dfsg1-1", interrupt: gate() });
+    expect(named.outcome).toBe("upgraded");
+  });
+
+  it("a newer release than a bad target is tried as usual", async () => {
+    const world = fakeWorld({ upgrade: { downtimeBudget: "1s" }, docker: { readyTimeout: "1s" } });
+    world.fakeService.brokenBuilds.add("20.10.25+dfsg1");
+    await world.state.writeReport(await runUpgrade(world, { dryRun: false, interrupt: gate() }));
+    world.fakePackages.availableVersions["docker.io"]!.push("20.10.26+dfsg1-1");
+    const next = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect([next.outcome, next.engine.to]).toEqual(["upgraded", "20.10.26+dfsg1-1"]);
+  });
+
   it("refuses a hold it did not make", async () => {
     const world = fakeWorld();
     world.fakePackages.holds = ["docker.io"];

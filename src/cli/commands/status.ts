@@ -1,3 +1,4 @@
+import { badTargets, type BadTarget } from "../../history/bad-targets.js";
 import type { World } from "../../upgrade/ports.js";
 import { KNOWN_PACKAGES } from "../../plan/roles.js";
 import { resolveTargets, selectPackages } from "../../upgrade/plan.js";
@@ -12,6 +13,8 @@ export interface Status {
   nextWindow: { opens: string; closes: string } | null;
   lock: { pid: number; command: string; since: string } | null;
   unfinishedRun: { runId: string; state: string } | null;
+  /** Targets that failed or were rolled back here: not retried by themselves. */
+  badTargets: BadTarget[];
 }
 
 /** `status`: read-only, never takes the lock, works while another run holds it. */
@@ -29,7 +32,8 @@ export async function statusCommand(world: World): Promise<Status> {
     verdict = res.check.message;
   }
   const engineVersion = await world.docker.version().then((v) => v.version, () => null);
-  const last = (await world.state.reports(1))[0];
+  const recent = await world.state.reports(50);
+  const last = recent[0];
   const journal = await world.state.readJournal().catch(() => null);
   const win = nextWindow(config.schedule, world.clock.now());
   return {
@@ -41,6 +45,7 @@ export async function statusCommand(world: World): Promise<Status> {
     nextWindow: win ? { opens: new Date(win.opens).toISOString(), closes: new Date(win.closes).toISOString() } : null,
     lock: await world.lock.holder(),
     unfinishedRun: journal ? { runId: journal.runId, state: journal.state } : null,
+    badTargets: badTargets(recent),
   };
 }
 
@@ -54,6 +59,7 @@ export function formatStatus(s: Status): string {
     `next window:    ${s.nextWindow ? `${s.nextWindow.opens} to ${s.nextWindow.closes}` : "none configured"}`,
     `lock:           ${s.lock ? `held by pid ${s.lock.pid} (${s.lock.command}) since ${s.lock.since}` : "free"}`,
   ];
+  for (const b of s.badTargets) lines.push(`bad target:     ${b.version} ${b.outcome} in run ${b.runId} (${b.reason}); not retried by itself: upgrade --to ${b.version} once fixed`);
   if (s.unfinishedRun) lines.push(`UNFINISHED RUN: ${s.unfinishedRun.runId} at "${s.unfinishedRun.state}": run \`docker-live-upgrade recover\``);
   return lines.join("\n");
 }

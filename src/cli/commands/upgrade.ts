@@ -27,6 +27,14 @@ export function trapSignals(world: World, current: () => InterruptGate): () => v
 }
 
 export async function notifyOutcome(world: World, report: RunReport): Promise<void> {
+  if (report.outcome === "refused") {
+    const why = (r: RunReport) => r.checks.find((c) => !c.ok && c.level === "error")?.name ?? r.error?.step;
+    // a known-bad target was announced when it failed; a refusal for the same reason as the run before
+    // (dockerd down, live restore off: every window until fixed) was announced then: notify once
+    if (why(report) === "known-bad-target") return;
+    const previous = (await world.state.reports(2)).find((r) => r.id !== report.id);
+    if (previous && !previous.dryRun && previous.outcome === "refused" && why(previous) === why(report)) return;
+  }
   const event = report.outcome === "upgraded" ? "success" : report.outcome === "refused" ? "refusal" : report.outcome === "failed" || report.outcome === "rolled-back" ? "failure" : null;
   if (event && !report.dryRun) await world.notifier.notify(event, report);
 }
