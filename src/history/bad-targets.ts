@@ -8,8 +8,11 @@ export interface BadTarget {
   at: string;
 }
 
-/** A run that got as far as changing the host (an install or a stop), and then failed or was rolled back. */
-const attempted = (r: RunReport): boolean => r.steps.some((s) => s.name === "install" || s.name === "stop");
+/**
+ * A run that got as far as changing the host (an install or a stop), and then failed or was rolled
+ * back for the target's sake: not one undone because its window closed before the stop.
+ */
+const attempted = (r: RunReport): boolean => r.steps.some((s) => s.name === "install" || s.name === "stop") && r.error?.step !== "before-stop";
 
 /**
  * Engine targets that failed or were rolled back on this host and have not been installed since (a

@@ -21,8 +21,11 @@ export interface UpgradeOptions {
   dryRun: boolean;
   to?: string | undefined;
   interrupt: InterruptGate;
-  /** Asked just before the commit point; a reason string cancels the run (e.g. the window closed). */
-  beforeStop?: () => string | null;
+  /**
+   * Asked before the host changes and again right before dockerd stops; a reason string cancels the
+   * run (e.g. the window closed). `phase` "install": staged, the install still comes before the stop.
+   */
+  beforeStop?: (phase: "install" | "stop") => string | null;
   /** With a fleet: wait for a slot until then (epoch ms; the window's end less the run); else fleet.wait from now. */
   fleetDeadline?: number | undefined;
 }
@@ -198,7 +201,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
       return abandon(errorOf(err, "fleet-fence"), "refused", EXIT.refused);
     }
   }
-  const cancel = options.beforeStop?.();
+  const cancel = options.beforeStop?.(config.upgrade.order === "staged" ? "install" : "stop");
   if (cancel) return abandon({ message: `not stopping dockerd: ${cancel}`, step: "before-stop" }, "refused", EXIT.refused);
   // The snapshot verification compares against: the containers as they are right before the host changes
   // (the preflight's may be minutes old after a slow download).
@@ -248,6 +251,9 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     };
     if (config.upgrade.order === "staged") {
       await install();
+      // the install may have taken longer than expected: the stop must still fit the window
+      const late = options.beforeStop?.("stop");
+      if (late) throw new StepError("before-stop", new Error(`not stopping dockerd: ${late}; the install is undone, dockerd kept serving`));
       await restartDaemon(ctx, plan.restartContainerd);
     } else {
       await stopDaemon(ctx, { holdActivation: true });
@@ -299,7 +305,9 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   }
   if (outcome === "upgraded" && report.containers && harmed(report.containers) > 0) logger.warn({ containers: report.containers }, "containers changed");
   finish(outcome, exitCode, host.text);
-  await giveBack(outcome === "upgraded", outcome, outcome === "upgraded" ? plan.engine.to : plan.engine.from, report.error?.message ?? null);
+  // an install undone because the window closed says nothing against the release: no halt
+  const halts = outcome !== "upgraded" && report.error?.step !== "before-stop";
+  await giveBack(!halts, outcome, outcome === "upgraded" ? plan.engine.to : plan.engine.from, report.error?.message ?? null);
   return report;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { currentWindow, decideRun, nextWindow } from "../../src/schedule/windows.js";
+import { emptyReport } from "../../src/upgrade/run.js";
 
 const schedule = (windows: { cron: string; duration: string; timezone?: string }[], extra: Record<string, unknown> = {}) =>
   parseConfig({ schedule: { windows, ...extra } }).schedule;
@@ -93,5 +94,40 @@ describe("just before the stop (daemon)", () => {
     world.fakeClock.t = at("2026-11-22T04:00:00Z");
     expect(stopVerdict(world, false)).toBe("the maintenance window closed before the stop");
     expect(stopVerdict(world, true)).toBe("the daemon is stopping");
+  });
+
+  it("before a staged install, the window must also hold the expected install time (from history)", async () => {
+    const { expectedInstall, stopVerdict } = await import("../../src/cli/commands/daemon.js");
+    const { fakeWorld } = await import("../fakes/world.js");
+    const world = fakeWorld({ schedule: { windows: [{ cron: "0 3 * * SUN", duration: "2h", timezone: "Europe/Berlin" }] } });
+    await world.state.writeReport({ ...emptyReport("r1", "upgrade", 0, false), steps: [{ name: "install", startedAt: "", durationMs: 200_000, ok: true }] });
+    const install = await expectedInstall(world);
+    expect(install).toBe(300_000); // the slowest recent install x1.5
+    world.fakeClock.t = at("2026-11-22T03:57:00Z"); // 180 s left: room for the stop, not for install + stop
+    expect(stopVerdict(world, false)).toBeNull();
+    expect(stopVerdict(world, false, install)).toBe("the window closes in 180s, less than the 405s the rest of the run may take");
+  });
+});
+
+describe("a staged install that ran past the window", () => {
+  it("is undone without ever stopping dockerd, and its target is not marked bad", async () => {
+    const { fakeWorld } = await import("../fakes/world.js");
+    const { runUpgrade } = await import("../../src/upgrade/run.js");
+    const { InterruptGate } = await import("../../src/upgrade/interrupt.js");
+    const { badTargets } = await import("../../src/history/bad-targets.js");
+    const world = fakeWorld();
+    const report = await runUpgrade(world, {
+      dryRun: false,
+      interrupt: new InterruptGate(),
+      beforeStop: (phase) => (phase === "stop" ? "the window closes in 30s, less than the 105s the rest of the run may take" : null),
+    });
+    expect(report.outcome).toBe("rolled-back");
+    expect(report.error).toMatchObject({ step: "before-stop", message: expect.stringMatching(/^not stopping dockerd: the window closes in 30s/) as string });
+    expect(world.events.filter((e) => e.startsWith("service."))).toEqual([]);
+    expect(world.events.filter((e) => e.startsWith("packages.install"))).toEqual([
+      "packages.install docker.io=20.10.25+dfsg1-1 (services held)",
+      "packages.install docker.io=20.10.24+dfsg1-1+deb12u1+b6 (downgrades) (services held)",
+    ]);
+    expect(badTargets([report])).toEqual([]);
   });
 });

@@ -15,14 +15,20 @@ const MAX_SLEEP = 60_000;
  * Asked just before the stop: the window must still be open and hold the worst case from here on,
  * the downtime budget plus the verification. Never stop dockerd into a closing window.
  */
-export function stopVerdict(world: World, stopping: boolean): string | null {
+export function stopVerdict(world: World, stopping: boolean, installMs = 0): string | null {
   if (stopping) return "the daemon is stopping";
   const now = world.clock.now();
   const w = currentWindow(world.config.schedule, now);
   if (!w) return "the maintenance window closed before the stop";
-  const need = world.config.upgrade.downtimeBudget + world.config.upgrade.settle;
+  const need = installMs + world.config.upgrade.downtimeBudget + world.config.upgrade.settle;
   if (w.closes - now < need) return `the window closes in ${Math.round((w.closes - now) / 1000)}s, less than the ${Math.round(need / 1000)}s the rest of the run may take`;
   return null;
+}
+
+/** Expected install time (staged: it comes before the stop): the slowest recent install x1.5, else a tenth of the expected run. */
+export async function expectedInstall(world: World): Promise<number> {
+  const installs = (await world.state.reports(10)).flatMap((r) => r.steps.filter((s) => s.name === "install" && s.ok).map((s) => s.durationMs));
+  return installs.length ? Math.max(...installs) * 1.5 : world.config.schedule.expectedDuration / 10;
 }
 
 /** Expected run time: the slowest of the last few runs, else the configured default. */
@@ -88,9 +94,11 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
       if (decision.run) {
         logger.info({ closes: new Date(decision.window.closes).toISOString() }, "maintenance window open: upgrading");
         lastRunAt = now;
+        const installMs = await expectedInstall(world);
         const reports = await upgradeCommand(world, {
           dryRun: false,
-          beforeStop: () => stopVerdict(world, stopping),
+          // before a staged install, the window must hold the install too; right before the stop, the rest
+          beforeStop: (phase) => stopVerdict(world, stopping, phase === "install" ? installMs : 0),
           // a fleet slot is worth waiting for only while the window can still hold the whole run
           fleetDeadline: decision.window.closes - expected,
         }).catch((err: unknown) => {

@@ -8,7 +8,7 @@ import { withLock } from "./run-locked.js";
 export interface UpgradeFlags {
   dryRun: boolean;
   to?: string | undefined;
-  beforeStop?: () => string | null;
+  beforeStop?: (phase: "install" | "stop") => string | null;
   fleetDeadline?: number | undefined;
 }
 
