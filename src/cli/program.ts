@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { createLogger } from "../logging/logger.js";
-import { EXIT } from "../upgrade/run.js";
+import { EXIT } from "../report/exit-codes.js";
 import type { World } from "../upgrade/ports.js";
 import { createWorld } from "./world.js";
 import { UnsupportedHostError } from "./detect.js";

@@ -4,7 +4,9 @@ import { restartDaemon, startDaemon } from "./daemon-cycle.js";
 import { harmed } from "./diff.js";
 import { decideRecovery, type Journal } from "./journal.js";
 import type { World } from "./ports.js";
-import { describeHost, emptyReport, EXIT, newRunId } from "./run.js";
+import { EXIT } from "../report/exit-codes.js";
+import { emptyReport, newRunId } from "../report/skeleton.js";
+import { describeHost } from "./host-state.js";
 import { StepRecorder, errorMessage } from "./steps.js";
 import { verifyAfterStart, settleContainers } from "./verify.js";
 

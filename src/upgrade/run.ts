@@ -1,5 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { ProbeRunner, dockerApiProbe } from "../probes/probe-runner.js";
+import { EXIT } from "../report/exit-codes.js";
+import { emptyReport, newRunId } from "../report/skeleton.js";
+import { describeHost } from "./host-state.js";
 import type { CheckResult, Outcome, RunReport } from "../report/report.js";
 import { transition, type RunContext } from "./context.js";
 import { restartDaemon, startDaemon, stopDaemon } from "./daemon-cycle.js";
@@ -30,37 +32,8 @@ export interface UpgradeOptions {
   fleetDeadline?: number | undefined;
 }
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, locked: 4 } as const;
 
-export function newRunId(now: number): string {
-  return `${new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
-}
 
-export function emptyReport(id: string, command: RunReport["command"], startedAt: number, dryRun: boolean): RunReport {
-  return {
-    id,
-    command,
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: "",
-    dryRun,
-    outcome: "failed",
-    engine: { package: null, from: null, to: null },
-    packages: [],
-    checks: [],
-    daemonDowntimeMs: null,
-    containers: null,
-    probes: [],
-    steps: [],
-    error: null,
-    hostState: "",
-    order: null,
-    engineVersion: { before: null, after: null },
-    snapshot: [],
-    recovery: null,
-    fleet: null,
-    exitCode: EXIT.failed,
-  };
-}
 
 const hookChecks = (kind: HookKind, results: readonly HookResult[]): CheckResult[] =>
   results.map((h) => ({ name: `hook:${kind}:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" }));
@@ -309,35 +282,4 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   const halts = outcome !== "upgraded" && report.error?.step !== "before-stop";
   await giveBack(!halts, outcome, outcome === "upgraded" ? plan.engine.to : plan.engine.from, report.error?.message ?? null);
   return report;
-}
-
-export interface HostState {
-  daemonUp: boolean;
-  packagesConsistent: boolean;
-  /** One sentence for the report: what the host looks like now, and what to do if it is not healthy. */
-  text: string;
-}
-
-/** What the host looks like now: daemon answering (and on which engine), package database consistent. */
-export async function describeHost(world: World, daemonDown: boolean): Promise<HostState> {
-  const parts: string[] = [];
-  let daemonUp = false;
-  let packagesConsistent = false;
-  try {
-    if (daemonDown) throw new Error("down");
-    await world.docker.ping(2_000);
-    const v = await world.docker.version();
-    daemonUp = true;
-    parts.push(`dockerd up, engine ${v.version}`);
-  } catch {
-    parts.push("dockerd NOT answering: start it (systemctl start docker) and run `docker-live-upgrade recover`");
-  }
-  try {
-    const audit = await world.packages.audit();
-    packagesConsistent = audit.length === 0;
-    parts.push(packagesConsistent ? "packages consistent" : `package database inconsistent (${audit[0]}): run dpkg --configure -a`);
-  } catch (err) {
-    parts.push(`package state unknown (${errorMessage(err)})`);
-  }
-  return { daemonUp, packagesConsistent, text: parts.join("; ") };
 }

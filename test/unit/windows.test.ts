@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { currentWindow, decideRun, nextWindow } from "../../src/schedule/windows.js";
-import { emptyReport } from "../../src/upgrade/run.js";
+import { emptyReport } from "../../src/report/skeleton.js";
 
 const schedule = (windows: { cron: string; duration: string; timezone?: string }[], extra: Record<string, unknown> = {}) =>
   parseConfig({ schedule: { windows, ...extra } }).schedule;

@@ -1,6 +1,8 @@
 import type { RunReport } from "../../report/report.js";
 import { recoverRun } from "../../upgrade/recover.js";
-import { describeHost, emptyReport, EXIT, newRunId } from "../../upgrade/run.js";
+import { EXIT } from "../../report/exit-codes.js";
+import { emptyReport, newRunId } from "../../report/skeleton.js";
+import { describeHost } from "../../upgrade/host-state.js";
 import type { World } from "../../upgrade/ports.js";
 import { withLock } from "./run-locked.js";
 import { waitReady } from "../../upgrade/daemon-cycle.js";

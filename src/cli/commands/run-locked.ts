@@ -1,5 +1,5 @@
 import type { World } from "../../upgrade/ports.js";
-import { EXIT } from "../../upgrade/run.js";
+import { EXIT } from "../../report/exit-codes.js";
 
 export class LockedError extends Error {
   override name = "LockedError";

@@ -1,7 +1,8 @@
 import type { RunReport } from "../../report/report.js";
 import { InterruptGate } from "../../upgrade/interrupt.js";
 import { recoverRun } from "../../upgrade/recover.js";
-import { EXIT, runUpgrade } from "../../upgrade/run.js";
+import { EXIT } from "../../report/exit-codes.js";
+import { runUpgrade } from "../../upgrade/run.js";
 import type { World } from "../../upgrade/ports.js";
 import { withLock } from "./run-locked.js";
 
