@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { PACKAGE_NAME } from "../plan/roles.js";
 import { parseDuration } from "./duration.js";
-import { isValidCron } from "../schedule/windows.js";
+import { isValidCron } from "../schedule/cron.js";
 
 const duration = (fallback: string) =>
   z

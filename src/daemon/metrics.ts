@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Gauge, Registry } from "prom-client";
 import { splitHostPort } from "../probes/transport.js";
-import { statusCommand } from "../cli/commands/status.js";
+import { statusCommand } from "../status/status.js";
 import type { World } from "../upgrade/ports.js";
 
 export interface Metrics {

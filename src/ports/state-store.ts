@@ -1,4 +1,4 @@
-import type { Journal } from "../upgrade/journal.js";
+import type { Journal } from "./journal.js";
 import type { RunReport } from "../report/report.js";
 
 /** Everything the tool keeps between runs, under stateDir. */

@@ -1,4 +1,4 @@
-import { parse, validate } from "node-cron";
+import { parse } from "node-cron";
 import type { Config } from "../config/schema.js";
 
 type Schedule = Config["schedule"];
@@ -48,9 +48,6 @@ export function wallClock(t: number, timeZone?: string) {
   };
 }
 
-export function isValidCron(expression: string): boolean {
-  return expression.trim().split(/\s+/).length === 5 && validate(expression);
-}
 
 /** A cron matcher on wall-clock minutes; cron's rule: day-of-month OR day-of-week when both are restricted. */
 function matcher(expression: string) {

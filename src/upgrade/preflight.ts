@@ -3,7 +3,7 @@ import { badTargets } from "../history/bad-targets.js";
 import type { ContainerState, EngineInfo, EngineVersion } from "../ports/docker.js";
 import type { CheckResult } from "../report/report.js";
 import { containerdVerdict, containerHazards, fail, pass, unitVerdicts } from "../checks/verdicts.js";
-import { buildPlan, judgeSimulation, resolveTargets, selectPackages, type UpgradePlan } from "./plan.js";
+import { buildPlan, judgeSimulation, resolveTargets, selectPackages, type UpgradePlan } from "../plan/plan.js";
 import { KNOWN_PACKAGES } from "../plan/roles.js";
 import type { World } from "./ports.js";
 import { takeSnapshot } from "./snapshot.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkJump, resolveTarget } from "../../src/plan/target.js";
-import { resolveTargets, selectPackages } from "../../src/upgrade/plan.js";
+import { resolveTargets, selectPackages } from "../../src/plan/plan.js";
 import { debScheme, rpmScheme } from "../../src/versions/scheme.js";
 
 const DOCKER_CE = [

@@ -1,7 +1,7 @@
 import type { InstalledPackage, PackageTarget, SimulatedChange } from "../ports/packages.js";
 import type { CheckResult } from "../report/report.js";
-import { checkJump, patchCandidates, resolveTarget } from "../plan/target.js";
-import { ENGINE_PACKAGES, KNOWN_BAD_UPSTREAM, KNOWN_PACKAGES, roleOf } from "../plan/roles.js";
+import { checkJump, patchCandidates, resolveTarget } from "./target.js";
+import { ENGINE_PACKAGES, KNOWN_BAD_UPSTREAM, KNOWN_PACKAGES, roleOf } from "./roles.js";
 import type { VersionScheme } from "../versions/scheme.js";
 import { fail, pass } from "../checks/verdicts.js";
 
