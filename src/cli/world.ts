@@ -16,6 +16,7 @@ import { createWebhookNotifier } from "../notify/webhook.js";
 import type { ServiceManagerPort } from "../ports/service.js";
 import type { World } from "../upgrade/ports.js";
 import { detectPackageManager } from "./detect.js";
+import { PolicyRcdHold } from "../adapters/service-hold/policy-rc-d.js";
 import { hostname } from "node:os";
 import type { FleetPort } from "../ports/fleet.js";
 import type { VersionScheme } from "../versions/scheme.js";
@@ -49,6 +50,7 @@ export async function createWorld(config: Config, logger: Logger): Promise<World
     docker: new DockerodeDocker(config.docker.socket),
     packages,
     service,
+    serviceHold: new PolicyRcdHold(config.hostRoot),
     clock: systemClock,
     state: new FsStateStore(config.stateDir),
     lock: new PidLock(join(config.stateDir, "lock")),

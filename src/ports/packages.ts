@@ -26,8 +26,6 @@ export interface InstallOptions {
   allowDowngrades: boolean;
   /** Reinstall even at the same version: repairs a half-installed package (rollback, recovery). */
   reinstall?: boolean;
-  /** Keep package scripts from starting, stopping or restarting services (policy-rc.d on Debian). */
-  holdServices: boolean;
 }
 
 export interface PackageManagerPort {

@@ -11,6 +11,7 @@ import type { StateStore } from "../ports/state-store.js";
 import type { HookRunner } from "../hooks/hooks.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { FleetPort } from "../ports/fleet.js";
+import type { ServiceHoldPort } from "../ports/service-hold.js";
 
 /** Everything a run touches, injected: the real adapters in the CLI, fakes in unit tests. */
 export interface World {
@@ -18,6 +19,8 @@ export interface World {
   docker: DockerPort;
   packages: PackageManagerPort;
   service: ServiceManagerPort;
+  /** Holds the package scripts' service actions during an install (policy-rc.d). */
+  serviceHold: ServiceHoldPort;
   clock: Clock;
   state: StateStore;
   lock: LockPort;

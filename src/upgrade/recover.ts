@@ -1,3 +1,4 @@
+import { installHeld } from "./install.js";
 import type { RunReport } from "../report/report.js";
 import { type RunContext } from "./context.js";
 import { restartDaemon, startDaemon } from "./daemon-cycle.js";
@@ -63,13 +64,12 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
     for (const action of plan.actions) {
       switch (action) {
         case "release-service-hold":
-          // repair() releases a leftover policy-rc.d too; do it even when no repair is needed
-          if (!plan.actions.includes("repair-packages")) await packages.repair();
+          await world.serviceHold.release();
           break;
         case "repair-packages":
           break; // done above, before deciding
         case "install-previous":
-          await steps.run("install-previous", () => packages.install(journal.previous, { from: journal.rollbackDir, allowDowngrades: true, reinstall: true, holdServices: true }));
+          await steps.run("install-previous", () => installHeld(world, journal.previous, { from: journal.rollbackDir, allowDowngrades: true, reinstall: true }));
           break;
         case "start-daemon":
           ctx.daemonDownByUs = true;

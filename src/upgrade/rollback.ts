@@ -1,3 +1,4 @@
+import { installHeld } from "./install.js";
 import { errorMessage } from "./steps.js";
 import type { CheckResult } from "../report/report.js";
 import { transition, type RunContext } from "./context.js";
@@ -27,7 +28,7 @@ export async function rollback(ctx: RunContext, why: string): Promise<RollbackRe
       world.logger.warn({ err }, "dpkg --configure -a failed; reinstalling the previous versions anyway");
     });
     await ctx.steps.run("rollback-install", () =>
-      world.packages.install(journal.previous, { from: journal.rollbackDir, allowDowngrades: true, reinstall: true, holdServices: true }),
+      installHeld(world, journal.previous, { from: journal.rollbackDir, allowDowngrades: true, reinstall: true }),
     );
     await transition(ctx, "installed");
     await world.service.reload().catch(() => undefined);

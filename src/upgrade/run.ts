@@ -2,6 +2,7 @@ import { ProbeRunner, dockerApiProbe } from "../probes/probe-runner.js";
 import { EXIT } from "../report/exit-codes.js";
 import { emptyReport, newRunId } from "../report/skeleton.js";
 import { describeHost } from "./host-state.js";
+import { installHeld } from "./install.js";
 import type { CheckResult, Outcome, RunReport } from "../report/report.js";
 import { transition, type RunContext } from "./context.js";
 import { restartDaemon, startDaemon, stopDaemon } from "./daemon-cycle.js";
@@ -217,7 +218,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     };
     const install = async () => {
       await transition(ctx, "installing");
-      await steps.run("install", () => world.packages.install(plan.targets, { from: journal.targetDir, allowDowngrades: false, holdServices: true }));
+      await steps.run("install", () => installHeld(world, plan.targets, { from: journal.targetDir, allowDowngrades: false }));
       await transition(ctx, "installed");
       await world.service.reload();
       await validateConfig();

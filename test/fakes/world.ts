@@ -7,6 +7,7 @@ import type { HostPort } from "../../src/ports/host.js";
 import type { LockPort, LockResult } from "../../src/ports/lock.js";
 import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../src/ports/packages.js";
 import type { ServiceManagerPort, StartOptions, StopOptions } from "../../src/ports/service.js";
+import type { ServiceHoldPort } from "../../src/ports/service-hold.js";
 import type { StateStore } from "../../src/ports/state-store.js";
 import type { RunReport } from "../../src/report/report.js";
 import type { Journal } from "../../src/upgrade/journal.js";
@@ -100,8 +101,9 @@ export class FakePackages implements PackageManagerPort {
     containerd: ["1.6.20~ds1-1+deb12u3"],
     runc: ["1.1.5+ds1-1+deb12u1"],
   };
-  /** Upstream release the engine reports once a version is installed and the daemon restarted. */
   failInstallOf: string | null = null;
+  /** The hold in force during installs (set by fakeWorld). */
+  serviceHold: FakeServiceHold | null = null;
   auditProblems: string[] = [];
   holds: string[] = [];
   constructor(readonly events: Event[]) {}
@@ -140,7 +142,7 @@ export class FakePackages implements PackageManagerPort {
     return Promise.resolve([]);
   }
   install(targets: readonly PackageTarget[], options: InstallOptions): Promise<void> {
-    this.events.push(`packages.install ${targets.map((t) => `${t.name}=${t.version}`).join(" ")}${options.allowDowngrades ? " (downgrades)" : ""}${options.holdServices ? " (services held)" : ""}`);
+    this.events.push(`packages.install ${targets.map((t) => `${t.name}=${t.version}`).join(" ")}${options.allowDowngrades ? " (downgrades)" : ""}${this.serviceHold?.held ? " (services held)" : ""}`);
     if (this.failInstallOf && targets.some((t) => t.version === this.failInstallOf)) {
       return Promise.reject(new Error("dpkg: error processing archive (--unpack): new docker.io package pre-installation script subprocess returned error exit status 1"));
     }
@@ -219,6 +221,20 @@ export class FakeService implements ServiceManagerPort {
   }
 }
 
+/** policy-rc.d's stand-in: whether service actions are held right now. */
+export class FakeServiceHold implements ServiceHoldPort {
+  held = false;
+  constructor(readonly events: Event[]) {}
+  hold(): Promise<void> {
+    this.held = true;
+    return Promise.resolve();
+  }
+  release(): Promise<void> {
+    this.held = false;
+    return Promise.resolve();
+  }
+}
+
 export class MemoryState implements StateStore {
   readonly dir = "/state";
   journal: Journal | null = null;
@@ -291,6 +307,8 @@ export function fakeWorld(config: ConfigInput = {}): FakeWorld {
   const fakePackages = new FakePackages(events);
   const fakeClock = new FakeClock();
   const fakeService = new FakeService(events, engine, fakePackages, fakeClock);
+  const fakeHold = new FakeServiceHold(events);
+  fakePackages.serviceHold = fakeHold;
   const memory = new MemoryState();
   return {
     // no built-in API probe: on the fake clock its loop would never yield
@@ -298,6 +316,7 @@ export function fakeWorld(config: ConfigInput = {}): FakeWorld {
     docker: engine,
     packages: fakePackages,
     service: fakeService,
+    serviceHold: fakeHold,
     clock: fakeClock,
     state: memory,
     lock: new FakeLock(),

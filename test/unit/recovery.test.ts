@@ -61,3 +61,18 @@ describe("recovery decisions for every journal state", () => {
     expect(plan.actions.at(-1)).toBe("reapply-holds");
   });
 });
+
+describe("recovery, carried out with fakes", () => {
+  it("a run killed in the middle of a staged install: the service hold is released and the install finished forward", async () => {
+    const { fakeWorld } = await import("../fakes/world.js");
+    const { recoverRun } = await import("../../src/upgrade/recover.js");
+    const world = fakeWorld();
+    await world.serviceHold.hold(); // what the dead run left in force
+    world.fakePackages.installedVersions["docker.io"] = NEW;
+    world.engine.version_ = "20.10.24+dfsg1";
+    const report = await recoverRun(world, { ...journal("installing"), snapshot: world.engine.containers });
+    expect(world.fakePackages.serviceHold?.held).toBe(false);
+    expect(report.recovery?.actions[0]).toBe("release-service-hold");
+    expect(report.exitCode).toBe(0);
+  });
+});

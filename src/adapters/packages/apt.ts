@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Exec } from "../../exec/index.js";
 import { PACKAGE_NAME } from "../../plan/roles.js";
@@ -14,9 +14,6 @@ const ENV = {
   LC_ALL: "C",
 };
 
-const POLICY_RC_D = "/usr/sbin/policy-rc.d";
-const POLICY_STASH = "/usr/sbin/policy-rc.d.docker-live-upgrade-saved";
-const POLICY_MARKER = "# docker-live-upgrade: service actions held during a staged install";
 
 function assertNames(names: readonly string[]): void {
   for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
@@ -35,8 +32,6 @@ const spec = (targets: readonly PackageTarget[]): string[] => {
 };
 
 export interface AptPaths {
-  policyRcD: string;
-  policyStash: string;
   dpkgLocks: string[];
   procLocks: string;
 }
@@ -45,8 +40,6 @@ export interface AptPaths {
 export function aptPaths(hostRoot = "/"): AptPaths {
   const at = (p: string) => join(hostRoot, p);
   return {
-    policyRcD: at(POLICY_RC_D),
-    policyStash: at(POLICY_STASH),
     dpkgLocks: [at("/var/lib/dpkg/lock-frontend"), at("/var/lib/dpkg/lock")],
     procLocks: "/proc/locks", // global to the kernel
   };
@@ -148,36 +141,10 @@ export class AptPackageManager implements PackageManagerPort {
       ...(options.reinstall ? ["--reinstall"] : []),
       ...spec(targets),
     ];
-    if (!options.holdServices) {
-      await this.exec("apt-get", args, { env: ENV, timeoutMs: this.timeoutMs });
-      return;
-    }
-    await this.holdServiceActions();
-    try {
-      await this.exec("apt-get", args, { env: ENV, timeoutMs: this.timeoutMs });
-    } finally {
-      await this.releaseServiceActions();
-    }
-  }
-
-  /** A temporary policy-rc.d that answers 101 (action forbidden); any existing one is kept aside. */
-  async holdServiceActions(): Promise<void> {
-    const existing = await readFile(this.paths.policyRcD, "utf8").catch(() => null);
-    if (existing !== null && !existing.includes(POLICY_MARKER)) await rename(this.paths.policyRcD, this.paths.policyStash);
-    await writeFile(this.paths.policyRcD, `#!/bin/sh\n${POLICY_MARKER}\nexit 101\n`);
-    await chmod(this.paths.policyRcD, 0o755);
-  }
-
-  /** Undoes holdServiceActions; safe to call at any time (recovery calls it blindly). */
-  async releaseServiceActions(): Promise<void> {
-    const current = await readFile(this.paths.policyRcD, "utf8").catch(() => null);
-    const stashed = await stat(this.paths.policyStash).then(() => true, () => false);
-    if (current !== null && current.includes(POLICY_MARKER)) await rm(this.paths.policyRcD, { force: true });
-    if (stashed) await rename(this.paths.policyStash, this.paths.policyRcD);
+    await this.exec("apt-get", args, { env: ENV, timeoutMs: this.timeoutMs });
   }
 
   async repair(): Promise<void> {
-    await this.releaseServiceActions();
     await this.exec("dpkg", ["--configure", "-a", "--force-confdef", "--force-confold"], { env: ENV, timeoutMs: this.timeoutMs });
   }
 
