@@ -7,12 +7,6 @@ import { EXIT } from "../report/exit-codes.js";
 import type { World } from "../upgrade/ports.js";
 import { createWorld } from "./world.js";
 import { UnsupportedHostError } from "./detect.js";
-import { printReport, printResult } from "./output.js";
-import { upgradeCommand } from "./commands/upgrade.js";
-import { recoverCommand } from "./commands/recover.js";
-import { formatStatus, statusCommand } from "./commands/status.js";
-import { formatHistory } from "./commands/history.js";
-import { daemonCommand } from "./commands/daemon.js";
 import { LockedError } from "./commands/run-locked.js";
 import { FleetNotConfiguredError, formatFleet, requireFleet } from "./commands/fleet.js";
 import { hostname } from "node:os";
@@ -21,6 +15,10 @@ interface Common {
   config?: string;
   json?: boolean;
 }
+
+// Each command loads what it uses when it runs: the daemon waiting for its window carries no report
+// formatter and no upgrade machinery, a dry run no metrics server.
+const output = () => import("./output.js");
 
 async function setup(opts: Common): Promise<{ config: Config; world: World; logger: Logger }> {
   const { config } = await loadConfig({ flag: opts.config });
@@ -54,6 +52,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   const upgrade = async (opts: Common & { dryRun?: boolean; to?: string }) => {
     const { world } = await setup(opts);
+    const { upgradeCommand } = await import("./commands/upgrade.js");
+    const { printReport, printResult } = await output();
     const reports = await upgradeCommand(world, { dryRun: opts.dryRun === true, to: opts.to });
     const last = reports.at(-1)!;
     if (opts.json) printResult(true, reports.length === 1 ? last : reports, "");
@@ -86,6 +86,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(jsonOpt())
     .action(async (opts: Common) => {
       const { world } = await setup(opts);
+      const { recoverCommand } = await import("./commands/recover.js");
+      const { printReport } = await output();
       const report = await recoverCommand(world);
       // the host is healthy again: its own halt of the fleet group goes
       if (world.fleet && report.exitCode === EXIT.ok) await world.fleet.clear(world.config.fleet?.host ?? hostname());
@@ -98,6 +100,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("stay running and upgrade inside the configured maintenance windows (schedule.windows)")
     .addOption(configOpt())
     .action(async (opts: Common) => {
+      const { daemonCommand } = await import("./commands/daemon.js");
       setExit(await daemonCommand(opts.config, setup));
     });
 
@@ -108,6 +111,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(jsonOpt())
     .action(async (opts: Common) => {
       const { world } = await setup(opts);
+      const { formatStatus, statusCommand } = await import("./commands/status.js");
+      const { printResult } = await output();
       const s = await statusCommand(world);
       printResult(opts.json === true, s, formatStatus(s));
     });
@@ -123,6 +128,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not ${opts.limit}`);
       const reports = await world.state.reports(limit);
+      const { formatHistory } = await import("./commands/history.js");
+      const { printResult } = await output();
       printResult(opts.json === true, reports, formatHistory(reports));
     });
 
@@ -135,6 +142,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: Common) => {
       const { world } = await setup(opts);
       const s = await requireFleet(world.fleet).status();
+      const { printResult } = await output();
       printResult(opts.json === true, s, formatFleet(s));
     });
   fleet

@@ -1,4 +1,6 @@
-import { execa } from "execa";
+/** execa, loaded at the first process (not at start-up: the idle daemon starts none). */
+let loaded: Promise<typeof import("execa")> | null = null;
+const loadExeca = () => (loaded ??= import("execa"));
 
 export interface RawResult {
   exitCode: number | undefined;
@@ -20,6 +22,7 @@ export interface RawOptions {
 
 /** The only place that starts processes. Never a shell: the program and an argv array. */
 export async function spawnRaw(file: string, args: readonly string[], options: RawOptions): Promise<RawResult> {
+  const { execa } = await loadExeca();
   const result = await execa(file, args, {
     reject: false,
     shell: false,

@@ -1,4 +1,4 @@
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import type { ContainerState, DockerPort, EngineInfo, EngineVersion } from "../../ports/docker.js";
 
 interface RawInspect {
@@ -41,16 +41,25 @@ export function toContainerState(raw: RawInspect): ContainerState {
   };
 }
 
-/** The Docker API over its unix socket, through dockerode. */
+/**
+ * The Docker API over its unix socket, through dockerode. The client is loaded at the first call:
+ * a daemon waiting for its window does not carry it.
+ */
 export class DockerodeDocker implements DockerPort {
-  private readonly docker: Docker;
+  private client: Promise<Docker> | null = null;
 
-  constructor(socketPath: string, timeoutMs = 30_000) {
-    this.docker = new Docker({ socketPath, timeout: timeoutMs });
+  constructor(
+    private readonly socketPath: string,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  private docker(): Promise<Docker> {
+    this.client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath, timeout: this.timeoutMs }));
+    return this.client;
   }
 
   async ping(timeoutMs = 1_000): Promise<void> {
-    const modem = this.docker.modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
+    const modem = (await this.docker()).modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
     await new Promise<void>((resolve, reject) => {
       modem.dial({ path: "/_ping?", method: "GET", statusCodes: { 200: true }, timeout: timeoutMs }, (err) =>
         err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(),
@@ -59,7 +68,7 @@ export class DockerodeDocker implements DockerPort {
   }
 
   async version(): Promise<EngineVersion> {
-    const v = (await this.docker.version()) as unknown as {
+    const v = (await (await this.docker()).version()) as unknown as {
       Version: string;
       ApiVersion: string;
       Components?: { Name: string; Version: string }[];
@@ -72,7 +81,7 @@ export class DockerodeDocker implements DockerPort {
   }
 
   async info(): Promise<EngineInfo> {
-    const i = (await this.docker.info()) as Record<string, unknown> & {
+    const i = (await (await this.docker()).info()) as Record<string, unknown> & {
       ServerVersion: string;
       LiveRestoreEnabled?: boolean;
       Swarm?: { LocalNodeState?: string };
@@ -93,13 +102,13 @@ export class DockerodeDocker implements DockerPort {
   }
 
   async listContainerIds(): Promise<string[]> {
-    const list = await this.docker.listContainers({ all: true });
+    const list = await (await this.docker()).listContainers({ all: true });
     return list.map((c) => c.Id);
   }
 
   async inspect(id: string): Promise<ContainerState | null> {
     try {
-      const raw = (await this.docker.getContainer(id).inspect()) as unknown as RawInspect;
+      const raw = (await (await this.docker()).getContainer(id).inspect()) as unknown as RawInspect;
       return toContainerState(raw);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return null;

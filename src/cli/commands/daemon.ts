@@ -3,9 +3,12 @@ import type { Config } from "../../config/schema.js";
 import { ConfigError } from "../../config/load.js";
 import { decideRun, currentWindow } from "../../schedule/windows.js";
 import type { World } from "../../upgrade/ports.js";
-import { upgradeCommand } from "./upgrade.js";
 import { sdNotify } from "../../daemon/sd-notify.js";
-import { startMetrics, type Metrics } from "../../daemon/metrics.js";
+import type { Metrics } from "../../daemon/metrics.js";
+
+/** prom-client is loaded only where metrics are configured. */
+const startMetrics = async (...args: Parameters<typeof import("../../daemon/metrics.js").startMetrics>): Promise<Metrics> =>
+  (await import("../../daemon/metrics.js")).startMetrics(...args);
 
 type Setup = (opts: { config?: string }) => Promise<{ config: Config; world: World; logger: Logger }>;
 
@@ -45,7 +48,7 @@ async function expectedDuration(world: World): Promise<number> {
  */
 export async function daemonCommand(configFlag: string | undefined, setup: Setup): Promise<number> {
   let { world, logger } = await setup({ config: configFlag });
-  let metrics: Metrics | null = world.config.metrics ? startMetrics(world.config.metrics.listen, world, logger) : null;
+  let metrics: Metrics | null = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger) : null;
   let stopping = false;
   let wake: (() => void) | null = null;
   const sleep = (ms: number) =>
@@ -65,11 +68,11 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
   };
   const onHup = () => {
     setup({ config: configFlag }).then(
-      (next) => {
+      async (next) => {
         metrics?.close();
         world = next.world;
         logger = next.logger;
-        metrics = world.config.metrics ? startMetrics(world.config.metrics.listen, world, logger) : null;
+        metrics = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger) : null;
         logger.info("config reloaded");
         wake?.();
       },
@@ -95,6 +98,7 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
         logger.info({ closes: new Date(decision.window.closes).toISOString() }, "maintenance window open: upgrading");
         lastRunAt = now;
         const installMs = await expectedInstall(world);
+        const { upgradeCommand } = await import("./upgrade.js"); // loaded when a window first opens
         const reports = await upgradeCommand(world, {
           dryRun: false,
           // before a staged install, the window must hold the install too; right before the stop, the rest
