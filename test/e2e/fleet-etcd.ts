@@ -16,7 +16,12 @@ export class Etcd {
     return `http://127.0.0.1:${this.clientPort}`;
   }
 
+  get running(): boolean {
+    return this.proc !== null;
+  }
+
   async start(): Promise<void> {
+    if (this.proc) return;
     this.dir ||= await mkdtemp(join(tmpdir(), "dlu-etcd-"));
     this.proc = execa(
       "etcd",
@@ -48,5 +53,11 @@ export class Etcd {
 
   async get(key: string): Promise<string> {
     return (await execa("etcdctl", ["--endpoints", this.endpoint, "get", "--print-value-only", key], { env: { ETCDCTL_API: "3" } })).stdout;
+  }
+
+  /** The keys under a prefix. */
+  async keys(prefix: string): Promise<string[]> {
+    const r = await execa("etcdctl", ["--endpoints", this.endpoint, "get", "--prefix", "--keys-only", prefix], { env: { ETCDCTL_API: "3" }, reject: false });
+    return String(r.stdout).split("\n").filter(Boolean);
   }
 }

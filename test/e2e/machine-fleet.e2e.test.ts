@@ -26,6 +26,7 @@ describe("a fleet of three systemd hosts on etcd", () => {
   afterEach(async () => {
     await Promise.all(machines.map((m) => m.down()));
     machines = [];
+    await etcd.start(); // a test that stopped it and failed before restarting it must not fail the next
   });
 
   /** Three hosts in a new group, each with the given releases and a config naming etcd (plus `extra` YAML). */
@@ -98,7 +99,8 @@ describe("a fleet of three systemd hosts on etcd", () => {
     const holder = hosts[0]!.cli("upgrade");
     await until("fa to hold the slot and install", async () => (await hosts[0]!.exec(["pgrep", "-f", "^sleep 15"])).exitCode === 0, 120_000);
     const waiter = hosts[1]!.cli("upgrade");
-    await new Promise((r) => setTimeout(r, 2_000)); // fb is waiting for the slot
+    // fb is past its preflight and waiting for the slot: its alive key (bound to its lease) is there
+    await until("fb to wait for a slot", async () => (await etcd.keys(`/docker-live-upgrade/groups/g${group}/alive/fb`)).length > 0, 120_000);
     await etcd.stop();
     const waited = await waiter;
     expect([waited.exitCode, waited.report.outcome]).toEqual([0, "deferred"]);

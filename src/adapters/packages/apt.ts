@@ -113,19 +113,14 @@ export class AptPackageManager implements PackageManagerPort {
       ["install", "--download-only", "-y", "-q", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", "-o", `Dir::Cache::Archives=${dir}`, ...spec(targets)],
       { env: ENV, timeoutMs: this.timeoutMs },
     );
-    // ...then each named version itself, even one that is installed now (a rollback needs it). Not
-    // `apt-get download`: it writes to the working directory, which `chroot` (the image's hostRoot)
-    // resets to the host's "/"; a download-only reinstall writes to Dir::Cache::Archives like the rest.
+    // ...then each named version itself, even one that is installed now (a rollback needs it), and
+    // one a local (file:) source serves, which apt uses in place instead of downloading. `apt-get
+    // download` writes to the working directory: set inside the command with `env --chdir`, since
+    // `chroot` (the image's hostRoot) resets a working directory given from outside to the host's "/".
     for (const s of spec(targets)) {
       const [name] = s.split("=");
       const have = (await readdir(dir)).some((f) => f.startsWith(`${name}_`) && f.endsWith(".deb") && matchesVersion(f, s));
-      if (!have) {
-        await this.exec(
-          "apt-get",
-          ["install", "--download-only", "--reinstall", "-y", "-q", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", "-o", `Dir::Cache::Archives=${dir}`, s],
-          { env: ENV, timeoutMs: this.timeoutMs },
-        );
-      }
+      if (!have) await this.exec("env", [`--chdir=${dir}`, "apt-get", "download", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
     }
     return (await readdir(dir)).filter((f) => f.endsWith(".deb")).map((f) => join(dir, f));
   }
