@@ -19,7 +19,8 @@ async function startEtcd(dir) {
   const proc = execa("etcd", ["--name", "bench", "--data-dir", join(dir, "data"), "--listen-client-urls", ENDPOINT, "--advertise-client-urls", ENDPOINT,
     "--listen-peer-urls", "http://127.0.0.1:23802", "--initial-advertise-peer-urls", "http://127.0.0.1:23802", "--initial-cluster", "bench=http://127.0.0.1:23802"], { reject: false, stdio: "ignore" });
   for (let i = 0; i < 100; i++) {
-    if ((await execa("etcdctl", ["--endpoints", ENDPOINT, "endpoint", "health"], { reject: false, env: { ETCDCTL_API: "3" } })).exitCode === 0) return proc;
+    // wrapped: an async function returning the process itself would wait for it to exit
+    if ((await execa("etcdctl", ["--endpoints", ENDPOINT, "endpoint", "health"], { reject: false, env: { ETCDCTL_API: "3" } })).exitCode === 0) return { proc };
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error("etcd did not come up");
@@ -44,7 +45,7 @@ async function rollout(slots, version, group) {
 
 export async function runFleet() {
   const dir = await mkdtemp(join(tmpdir(), "dlu-bench-etcd-"));
-  const etcd = await startEtcd(dir);
+  const { proc: etcd } = await startEtcd(dir);
   try {
     for (const h of HOSTS) {
       await machine("down", h);
