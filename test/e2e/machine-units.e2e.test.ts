@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RunReport } from "../../src/report/report.js";
 import { until } from "./helpers.js";
-import { CE, Machine } from "./machine.js";
+import { bootEach, CE, type Machine } from "./machine.js";
 
 // The units in systemd/, installed unchanged as the README tells, run by a real systemd.
 const UNITS = "/opt/docker-live-upgrade/systemd";
@@ -21,19 +21,7 @@ const journalState = async (host: Machine): Promise<string | null> => {
 };
 
 describe("our own units on a systemd host, hardening as shipped", () => {
-  let m: Machine | null = null;
-  const boot = async (name: string, port: number, ...releases: string[]) => {
-    m = new Machine(name);
-    await m.down();
-    await m.up();
-    await m.makeContainers(port);
-    await m.repo(...releases);
-    return m;
-  };
-  afterEach(async () => {
-    await m?.down();
-    m = null;
-  });
+  const boot = bootEach();
 
   it("one-shot service and timer: enable --now, then a run through systemctl start ends Result=success", async () => {
     const host = await boot("once", 18311, "docker-ce=20.10.25", "docker-ce-cli=20.10.25");

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { CE, CONTAINERD, Machine, pinger } from "./machine.js";
+import { describe, expect, it } from "vitest";
+import { bootEach, CE, CONTAINERD, pinger } from "./machine.js";
 
 // A real systemd host: systemd as PID 1 runs docker.service, docker.socket and containerd.service
 // from Docker's own packages (docker-ce, docker-ce-cli, containerd.io, plugins), with debhelper's
@@ -9,19 +9,7 @@ const NEXT = ["docker-ce=20.10.25", "docker-ce-cli=20.10.25", "containerd.io=1.6
 const SITE_POLICY = "#!/bin/sh\n# site policy: allow everything\nexit 0\n";
 
 describe("on a systemd host with Docker's packages", () => {
-  let m: Machine | null = null;
-  const boot = async (name: string, port: number, ...releases: string[]) => {
-    m = new Machine(name);
-    await m.down();
-    await m.up();
-    await m.makeContainers(port);
-    await m.repo(...releases);
-    return m;
-  };
-  afterEach(async () => {
-    await m?.down();
-    m = null;
-  });
+  const boot = bootEach();
 
   it("no config at all: upgrades docker-ce and containerd.io, restarts each once, refuses no API call, keeps every container", async () => {
     const host = await boot("up1", 18301, ...NEXT);

@@ -1,4 +1,5 @@
 import { execa, type Options } from "execa";
+import { afterEach } from "vitest";
 import { request } from "node:http";
 import { join } from "node:path";
 import type { RunReport } from "../../src/report/report.js";
@@ -152,5 +153,26 @@ export function pinger(socketPath: string, intervalMs = 20): { stop: () => Promi
       await loop;
       return tally;
     },
+  };
+}
+
+/**
+ * One machine per test: `boot(name, port, ...releases)` starts it afresh with the standard containers
+ * (web on 127.0.0.1:port) and the given releases in its repository; it is torn down after the test.
+ */
+export function bootEach(): (name: string, port: number, ...releases: string[]) => Promise<Machine> {
+  let current: Machine | null = null;
+  afterEach(async () => {
+    await current?.down();
+    current = null;
+  });
+  return async (name, port, ...releases) => {
+    const m = new Machine(name);
+    current = m;
+    await m.down();
+    await m.up();
+    await m.makeContainers(port);
+    await m.repo(...releases);
+    return m;
   };
 }
