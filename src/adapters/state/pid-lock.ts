@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rm, rmdir, stat } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { LockHolder, LockPort, LockResult } from "../../ports/lock.js";
 
@@ -59,7 +59,6 @@ export class PidLock implements LockPort {
   async acquire(command: string): Promise<LockResult> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const mine: LockFile = { pid: process.pid, command, since: new Date().toISOString(), startTime: await procStartTime(process.pid) };
-    let staleHolder: LockHolder | null = null;
     for (let attempt = 0; attempt < 200; attempt++) {
       try {
         const fh = await open(this.path, "wx", 0o600);
@@ -70,7 +69,7 @@ export class PidLock implements LockPort {
           await fh.close();
         }
         this.held = true;
-        return { acquired: true, tookOverFrom: staleHolder };
+        return { acquired: true, tookOverFrom: null };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
@@ -79,14 +78,21 @@ export class PidLock implements LockPort {
         return { acquired: false, holder: { pid: current.pid, command: current.command, since: current.since } };
       }
       // Stale (or unreadable: a crash between create and write): take it over under the takeover folder.
-      if (await this.takeOver(current)) staleHolder = current ? { pid: current.pid, command: current.command, since: current.since } : null;
-      else await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+      if (await this.takeOver(current, mine)) {
+        this.held = true;
+        return { acquired: true, tookOverFrom: current ? { pid: current.pid, command: current.command, since: current.since } : null };
+      }
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
     }
     throw new Error(`could not take the lock ${this.path}`);
   }
 
-  /** Removes the stale lock `judged` if, inside the takeover folder, it is still exactly that one. */
-  private async takeOver(judged: LockFile | null): Promise<boolean> {
+  /**
+   * Replaces the stale lock `judged` with `mine` if, inside the takeover folder, it is still exactly
+   * that one. The replacement is a rename over it: the lock file never goes missing, so no other
+   * process can create one in between.
+   */
+  private async takeOver(judged: LockFile | null, mine: LockFile): Promise<boolean> {
     const guard = `${this.path}.takeover`;
     try {
       await mkdir(guard);
@@ -101,7 +107,15 @@ export class PidLock implements LockPort {
       // unreadable: a crash between create and write, or a live process that has not written yet
       const unreadable = judged === null && now === null && (await stat(this.path).then((s) => Date.now() - s.mtimeMs > 5_000, () => true));
       if (unreadable || (same(now, judged) && !(await this.alive(now!)))) {
-        await rm(this.path, { force: true });
+        const tmp = `${this.path}.${process.pid}.tmp`;
+        const fh = await open(tmp, "w", 0o600);
+        try {
+          await fh.writeFile(JSON.stringify(mine));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, this.path);
         return true;
       }
       return false;
