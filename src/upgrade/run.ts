@@ -33,9 +33,6 @@ export interface UpgradeOptions {
   fleetDeadline?: number | undefined;
 }
 
-
-
-
 const hookChecks = (kind: HookKind, results: readonly HookResult[]): CheckResult[] =>
   results.map((h) => ({ name: `hook:${kind}:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" }));
 

@@ -53,11 +53,3 @@ export const formatSeries = (r: Release): string =>
   r.major < 23 ? `${r.major}.${String(r.minor).padStart(2, "0")}` : `${r.major}.${r.minor}`;
 export const formatRelease = (r: Release): string => `${formatSeries(r)}.${r.patch}`;
 export const sameSeries = (a: Release, b: Release): boolean => a.major === b.major && a.minor === b.minor;
-
-/**
- * A pre-release (beta, rc, alpha, tp) as Docker has shipped them: `23.0.0~beta.0`, `17.06.0~ce~rc1`,
- * `24.0.0-rc.1`. The legacy `~3` in `19.03.14~3` and `~ce~3` in `18.06.1~ce~3` are packaging counters, not pre-releases.
- */
-export function isPrerelease(upstream: string): boolean {
-  return /(?:^|[~.\-+])(?:alpha|beta|rc|tp)\.?\d*(?:$|[~.\-+])/i.test(upstream.replace(/^\d+\.\d+(?:\.\d+)?/, ""));
-}

@@ -32,4 +32,8 @@ export function patchStep(fromUpstream: string, toUpstream: string, options: { a
   return { ok: true };
 }
 
+/**
+ * A pre-release (beta, rc, alpha, tp) as Docker has shipped them: `23.0.0~beta.0`, `17.06.0~ce~rc1`,
+ * `24.0.0-rc.1`; the legacy `~3` in `19.03.14~3` and `~ce~3` in `18.06.1~ce~3` are packaging counters.
+ */
 export const isSemverPrerelease = (upstream: string): boolean => (toSemver(upstream)?.prerelease.length ?? 0) > 0;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { compareDebVersions, parseDebVersion } from "../../src/versions/dpkg-version.js";
 import { compareRpmVersions, rpmvercmp } from "../../src/versions/rpm-version.js";
-import { debScheme, isPrerelease, releaseOf, rpmScheme } from "../../src/versions/scheme.js";
+import { debScheme, releaseOf, rpmScheme } from "../../src/versions/scheme.js";
+import { isSemverPrerelease } from "../../src/versions/semver-rule.js";
 
 const sign = (n: number) => (n < 0 ? "lt" : n > 0 ? "gt" : "eq");
 
@@ -118,6 +119,6 @@ describe("upstream release and pre-release detection", () => {
     ["20.10.24+dfsg1", false],
     ["1.6.20~ds1", false],
   ])("%s is a pre-release: %s", (upstream, expected) => {
-    expect(isPrerelease(upstream)).toBe(expected);
+    expect(isSemverPrerelease(upstream)).toBe(expected);
   });
 });
