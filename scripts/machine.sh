@@ -6,15 +6,20 @@
 # docker-ce-cli, containerd.io, docker-buildx-plugin, docker-compose-plugin), repacked from Debian's
 # binaries with Docker's version forms, units and debhelper-style maintainer scripts.
 #
-#   machine.sh install              host packages it needs (systemd-container debootstrap dpkg-dev, etcd for fleets)
+#   machine.sh install              host packages it needs (systemd-container debootstrap dpkg-dev, etcd for
+#                                   fleets, rpm and createrepo-c for rpm machines)
 #   machine.sh base                 build the base root once (debootstrap + the package set; cached)
-#   machine.sh up NAME              boot machine NAME and wait until systemd runs and dockerd answers
+#   machine.sh base-rpm             build the rpm base once: the base with dnf and rpm, Docker's set
+#                                   installed as rpm packages by dnf from a local repository
+#   machine.sh up NAME [--rpm]      boot machine NAME and wait until systemd runs and dockerd answers
 #   machine.sh exec NAME CMD...     run a command inside NAME (as root, in all its namespaces)
 #   machine.sh repo NAME SPEC...    serve these releases in NAME's local apt repository besides the
 #                                   installed ones; SPEC is PACKAGE=UPSTREAM[:FAULT], e.g.
 #                                   docker-ce=20.10.25 docker-ce-cli=20.10.25 containerd.io=1.6.21
 #                                   docker-ce=20.10.26:dockerd-exits docker-ce=20.10.27:preinst-sleeps
-#   machine.sh version PACKAGE UP   the full package version Docker's repository would give UP
+#                                   (an rpm machine: its dnf repository, same SPEC form)
+#   machine.sh version PACKAGE UP [--rpm]
+#                                   the full package version Docker's repository would give UP
 #   machine.sh pid NAME             the machine's PID 1 as the host sees it
 #   machine.sh down NAME|--all      stop machine(s) and delete their overlay
 #   machine.sh purge                down --all, then delete the base and the package pool
@@ -26,6 +31,7 @@ set -euo pipefail
 DIR=${DLU_MACHINE_DIR:-/var/lib/docker-live-upgrade-machines}
 MARK=$DIR/.created-by-docker-live-upgrade-machine
 BASE=$DIR/base
+BASE_RPM=$DIR/base-rpm
 POOL=$DIR/pool
 MACHINES=$DIR/machines
 ROOT_PROJECT=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,7 +58,7 @@ mirror() {
 cmd_install() {
   need_root
   local missing=() p
-  for p in systemd-container debootstrap dpkg-dev docker.io busybox-static etcd-server etcd-client; do
+  for p in systemd-container debootstrap dpkg-dev docker.io busybox-static etcd-server etcd-client rpm createrepo-c; do
     dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^[ih][^n]' || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -158,8 +164,8 @@ fi
 EOF
 }
 
-write_unit_docker() {
-  cat >"$1/lib/systemd/system/docker.service" <<'EOF'
+write_unit_docker() { # unit folder
+  cat >"$1/docker.service" <<'EOF'
 [Unit]
 Description=Docker Application Container Engine
 Documentation=https://docs.docker.com
@@ -186,7 +192,7 @@ OOMScoreAdjust=-500
 [Install]
 WantedBy=multi-user.target
 EOF
-  cat >"$1/lib/systemd/system/docker.socket" <<'EOF'
+  cat >"$1/docker.socket" <<'EOF'
 [Unit]
 Description=Docker Socket for the API
 
@@ -201,8 +207,8 @@ WantedBy=sockets.target
 EOF
 }
 
-write_unit_containerd() {
-  cat >"$1/lib/systemd/system/containerd.service" <<'EOF'
+write_unit_containerd() { # unit folder
+  cat >"$1/containerd.service" <<'EOF'
 [Unit]
 Description=containerd container runtime
 Documentation=https://containerd.io
@@ -259,6 +265,53 @@ fault() { # dir fault
   esac
 }
 
+# payload PACKAGE UPSTREAM DIR: the package's files (Debian's binaries, version strings patched) into DIR.
+# UNITDIR: where the units go (lib/systemd/system for .deb, usr/lib/systemd/system for .rpm).
+payload() {
+  local pkg=$1 up=$2 w=$3 unitdir=${UNITDIR:-lib/systemd/system}
+  local docker_up containerd_up runc_up
+  docker_up=$(dpkg-query -W -f='${Version}' docker.io); containerd_up=$(dpkg-query -W -f='${Version}' containerd); runc_up=$(dpkg-query -W -f='${Version}' runc)
+  local engine_str=${docker_up%%-*}; engine_str=${engine_str#*:}    # 20.10.24+dfsg1
+  local ctd_str=${containerd_up%%-*}                                  # 1.6.20~ds1
+  mkdir -p "$w/$unitdir"
+  case "$pkg" in
+    docker-ce)
+      dpkg-deb -x "$(deb_of docker.io "$docker_up")" "$w/x"
+      mkdir -p "$w/usr/bin" "$w/usr/libexec/docker" "$w/etc/docker"
+      cp "$w/x/usr/sbin/dockerd" "$w/x/usr/sbin/docker-proxy" "$w/usr/bin/"
+      patch_version "$w/usr/bin/dockerd" "$engine_str" "$up${engine_str#"${engine_str%%+*}"}"
+      if [ "${WITH_INIT:-}" ]; then
+        mkdir -p "$w/etc/init.d" "$w/etc/default"
+        sed 's#/usr/sbin/dockerd#/usr/bin/dockerd#' "$w/x/etc/init.d/docker" >"$w/etc/init.d/docker"; chmod 755 "$w/etc/init.d/docker"
+        cp "$w/x/etc/default/docker" "$w/etc/default/docker"
+      fi
+      rm -rf "$w/x"
+      write_unit_docker "$w/$unitdir" ;;
+    docker-ce-cli)
+      dpkg-deb -x "$(deb_of docker.io "$docker_up")" "$w/x"
+      mkdir -p "$w/usr/bin"; cp "$w/x/usr/bin/docker" "$w/usr/bin/"; rm -rf "$w/x"
+      patch_version "$w/usr/bin/docker" "$engine_str" "$up${engine_str#"${engine_str%%+*}"}" ;;
+    containerd.io)
+      dpkg-deb -x "$(deb_of containerd "$containerd_up")" "$w/x"
+      dpkg-deb -x "$(deb_of runc "$runc_up")" "$w/x"
+      mkdir -p "$w/usr/bin" "$w/etc/containerd"
+      cp "$w/x/usr/bin/containerd" "$w/x/usr/bin/containerd-shim-runc-v2" "$w/x/usr/bin/ctr" "$w/usr/bin/"
+      cp "$w/x/usr/sbin/runc" "$w/usr/bin/runc"
+      rm -rf "$w/x"
+      # Upstream builds report the version with a leading v (v1.7.27): so do these.
+      [ "$up" = "${ctd_str%%~*}" ] || patch_version "$w/usr/bin/containerd" "$ctd_str" "$(printf 'v%s~ds' "$up" | cut -c1-${#ctd_str})"
+      printf 'disabled_plugins = ["cri"]\n' >"$w/etc/containerd/config.toml"
+      write_unit_containerd "$w/$unitdir" ;;
+    docker-buildx-plugin | docker-compose-plugin)
+      local sub=${pkg#docker-}; sub=${sub%-plugin}
+      mkdir -p "$w/usr/libexec/docker/cli-plugins"
+      printf '#!/bin/sh\nif [ "$1" = docker-cli-plugin-metadata ]; then echo '"'"'{"SchemaVersion":"0.1.0","Vendor":"Docker Inc.","Version":"v%s"}'"'"'; exit 0; fi\necho "docker %s v%s"\n' "$up" "$sub" "$up" \
+        >"$w/usr/libexec/docker/cli-plugins/docker-$sub"
+      chmod 755 "$w/usr/libexec/docker/cli-plugins/docker-$sub" ;;
+  esac
+  (cd "$w" && rmdir -p "$unitdir" 2>/dev/null) || true
+}
+
 # build PACKAGE UPSTREAM [FAULT]: one .deb of the set into the pool (kept; faults get their own file).
 build() {
   local pkg=$1 up=$2 flt=${3:-} ver out w
@@ -269,20 +322,9 @@ build() {
   mkdir -p "$POOL"
   w=$(mktemp -d)
   mkdir -p "$w/DEBIAN"
-  local docker_up containerd_up runc_up
-  docker_up=$(dpkg-query -W -f='${Version}' docker.io); containerd_up=$(dpkg-query -W -f='${Version}' containerd); runc_up=$(dpkg-query -W -f='${Version}' runc)
-  local engine_str=${docker_up%%-*}; engine_str=${engine_str#*:}    # 20.10.24+dfsg1
-  local ctd_str=${containerd_up%%-*}                                  # 1.6.20~ds1
+  WITH_INIT=1 payload "$pkg" "$up" "$w"
   case "$pkg" in
     docker-ce)
-      dpkg-deb -x "$(deb_of docker.io "$docker_up")" "$w/x"
-      mkdir -p "$w/usr/bin" "$w/usr/libexec/docker" "$w/lib/systemd/system" "$w/etc/init.d" "$w/etc/default" "$w/etc/docker"
-      cp "$w/x/usr/sbin/dockerd" "$w/x/usr/sbin/docker-proxy" "$w/usr/bin/"
-      patch_version "$w/usr/bin/dockerd" "$engine_str" "$up${engine_str#"${engine_str%%+*}"}"
-      sed 's#/usr/sbin/dockerd#/usr/bin/dockerd#' "$w/x/etc/init.d/docker" >"$w/etc/init.d/docker"; chmod 755 "$w/etc/init.d/docker"
-      cp "$w/x/etc/default/docker" "$w/etc/default/docker"
-      rm -rf "$w/x"
-      write_unit_docker "$w"
       printf '/etc/default/docker\n/etc/init.d/docker\n' >"$w/DEBIAN/conffiles"
       scripts "$w" "case \"\$1\" in
 	configure)
@@ -302,32 +344,14 @@ $(INIT=docker dh_postinst docker.service docker.socket)" "$(dh_prerm docker.serv
         "Pre-Depends: init-system-helpers (>= 1.54~)" "Conflicts: docker.io" "Replaces: docker-ce-cli (<< 5:28.0.0)" \
         "Recommends: docker-ce-rootless-extras" ;;
     docker-ce-cli)
-      dpkg-deb -x "$(deb_of docker.io "$docker_up")" "$w/x"
-      mkdir -p "$w/usr/bin"; cp "$w/x/usr/bin/docker" "$w/usr/bin/"; rm -rf "$w/x"
-      patch_version "$w/usr/bin/docker" "$engine_str" "$up${engine_str#"${engine_str%%+*}"}"
       scripts "$w" "" ""
       control "$w" docker-ce-cli "$ver" "libc6" "Conflicts: docker.io, docker-cli" "Replaces: docker-ce (<< 5:0)" "Breaks: docker-ce (<< 5:0)" \
         "Recommends: docker-buildx-plugin, docker-compose-plugin" ;;
     containerd.io)
-      dpkg-deb -x "$(deb_of containerd "$containerd_up")" "$w/x"
-      dpkg-deb -x "$(deb_of runc "$runc_up")" "$w/x"
-      mkdir -p "$w/usr/bin" "$w/lib/systemd/system" "$w/etc/containerd"
-      cp "$w/x/usr/bin/containerd" "$w/x/usr/bin/containerd-shim-runc-v2" "$w/x/usr/bin/ctr" "$w/usr/bin/"
-      cp "$w/x/usr/sbin/runc" "$w/usr/bin/runc"
-      rm -rf "$w/x"
-      # Upstream builds report the version with a leading v (v1.7.27): so do these.
-      [ "$up" = "${ctd_str%%~*}" ] || patch_version "$w/usr/bin/containerd" "$ctd_str" "$(printf 'v%s~ds' "$up" | cut -c1-${#ctd_str})"
-      printf 'disabled_plugins = ["cri"]\n' >"$w/etc/containerd/config.toml"
       printf '/etc/containerd/config.toml\n' >"$w/DEBIAN/conffiles"
-      write_unit_containerd "$w"
       scripts "$w" "$(dh_postinst containerd.service)" "$(dh_prerm containerd.service)"
       control "$w" containerd.io "$ver" "libc6, libseccomp2" "Provides: containerd, runc" "Conflicts: containerd, runc" "Replaces: containerd, runc" ;;
     docker-buildx-plugin | docker-compose-plugin)
-      local sub=${pkg#docker-}; sub=${sub%-plugin}
-      mkdir -p "$w/usr/libexec/docker/cli-plugins"
-      printf '#!/bin/sh\nif [ "$1" = docker-cli-plugin-metadata ]; then echo '"'"'{"SchemaVersion":"0.1.0","Vendor":"Docker Inc.","Version":"v%s"}'"'"'; exit 0; fi\necho "docker %s v%s"\n' "$up" "$sub" "$up" \
-        >"$w/usr/libexec/docker/cli-plugins/docker-$sub"
-      chmod 755 "$w/usr/libexec/docker/cli-plugins/docker-$sub"
       scripts "$w" "" ""
       control "$w" "$pkg" "$ver" "" "Enhances: docker-ce-cli" ;;
   esac
@@ -349,6 +373,140 @@ publish() {
     cp "$(build "$pkg" "$up" "$flt")" "$repo/"
   done
   (cd "$repo" && dpkg-scanpackages -m . /dev/null >Packages 2>/dev/null)
+}
+
+# ---------------------------------------------------------------------------------------------------
+# The same set as Docker's rpm packages (docker-ce.spec, containerd.io's spec): built with rpmbuild
+# from the same payload, served by a createrepo_c repository, installed by Debian's dnf and rpm.
+
+# Docker's rpm version forms: 3:24.0.9-1.el9 (engine), 1:24.0.9-1.el9 (cli), 1.7.22-3.1.el9 (containerd.io).
+rpm_version() {
+  case "$1" in
+    docker-ce) echo "3:$2-1.el9" ;;
+    docker-ce-cli) echo "1:$2-1.el9" ;;
+    containerd.io) echo "$2-3.1.el9" ;;
+    docker-buildx-plugin | docker-compose-plugin) echo "$2-1.el9" ;;
+    *) die "not a package of the set: $1" ;;
+  esac
+}
+
+# The scriptlets as systemd's rpm macros expand them with systemctl called directly (EL8's
+# %systemd_post, %systemd_preun, %systemd_postun_with_restart): the upgrade's %postun try-restarts.
+rpm_unit_scripts() { # unit
+  cat <<EOF
+%post
+if [ \$1 -eq 1 ] ; then
+        # Initial installation
+        systemctl --no-reload preset $1 >/dev/null 2>&1 || :
+fi
+${RPM_POST_EXTRA:-}
+
+%preun
+if [ \$1 -eq 0 ] ; then
+        # Package removal, not upgrade
+        systemctl --no-reload disable --now $1 >/dev/null 2>&1 || :
+fi
+
+%postun
+if [ \$1 -ge 1 ] ; then
+        # Package upgrade, not uninstall
+        systemctl try-restart $1 >/dev/null 2>&1 || :
+fi
+EOF
+}
+
+# build_rpm PACKAGE UPSTREAM [FAULT]: one .rpm of the set into the pool.
+build_rpm() {
+  local pkg=$1 up=$2 flt=${3:-} evr ver rel epoch out w
+  [[ $up =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "not an upstream version: $up"
+  evr=$(rpm_version "$pkg" "$up"); epoch=""; [[ $evr == *:* ]] && epoch=${evr%%:*}
+  ver=${evr#*:}; rel=${ver#*-}; ver=${ver%%-*}
+  out="$POOL/rpm/$pkg-$ver-$rel${flt:+.$flt}.x86_64.rpm"
+  [ -f "$out" ] && { echo "$out"; return 0; }
+  mkdir -p "$POOL/rpm"
+  w=$(mktemp -d)
+  mkdir -p "$w/stage" "$w/out"
+  UNITDIR=usr/lib/systemd/system payload "$pkg" "$up" "$w/stage"
+  local requires="" extra="" pre="" scriptlets=""
+  case "$pkg" in
+    docker-ce)
+      requires="Requires: /usr/sbin/groupadd, docker-ce-cli, systemd, iptables, containerd.io >= 1.4.1, tar, xz"
+      extra=$'Conflicts: docker, docker-io\nObsoletes: docker-engine'
+      scriptlets=$(RPM_POST_EXTRA=$'if ! getent group docker > /dev/null; then\n    groupadd --system docker\nfi' rpm_unit_scripts docker.service) ;;
+    containerd.io)
+      extra=$'Provides: containerd, runc\nObsoletes: containerd, runc'
+      scriptlets=$(rpm_unit_scripts containerd.service) ;;
+  esac
+  case "$flt" in
+    "") ;;
+    dockerd-exits) printf '#!/bin/sh\necho "broken build: dockerd exits at once" >&2\nexit 1\n' >"$w/stage/usr/bin/dockerd" ;;
+    preinst-sleeps) pre=$'%pre\nsleep '"${DLU_PREINST_SLEEP:-30}" ;;
+    preinst-fails) pre=$'%pre\necho "pre: failing on purpose" >&2\nexit 1' ;;
+    *) die "unknown fault $flt (dockerd-exits, preinst-sleeps, preinst-fails)" ;;
+  esac
+  {
+    echo "Name: $pkg"
+    echo "Version: $ver"
+    echo "Release: $rel"
+    [ -z "$epoch" ] || echo "Epoch: $epoch"
+    echo "Summary: $pkg repacked for docker-live-upgrade's machine tests"
+    echo "License: ASL 2.0"
+    echo "AutoReqProv: no"
+    [ -z "$requires" ] || echo "$requires"
+    [ -z "$extra" ] || echo "$extra"
+    printf '\n%%description\nDebian binaries under the name and version form of Docker packages.\n\n'
+    printf '%%install\ncp -a %s/. %%{buildroot}/\n\n%%files\n' "$w/stage"
+    (cd "$w/stage" && find . \( -type f -o -type l \) -printf '/%P\n' | sort | sed 's#^/etc/#%config(noreplace) /etc/#')
+    printf '\n%s\n\n%s\n' "$pre" "$scriptlets"
+  } >"$w/$pkg.spec"
+  rpmbuild -bb --quiet --target x86_64 --define "_topdir $w/top" --define "_rpmdir $w/out" \
+    --define "_build_name_fmt %%{NAME}.rpm" --define "__os_install_post %{nil}" --define "debug_package %{nil}" \
+    --define "_build_id_links none" --define "_binary_payload w1.gzdio" "$w/$pkg.spec" >"$w/build.log" 2>&1 \
+    || { tail -n 20 "$w/build.log" >&2; die "rpmbuild $pkg failed"; }
+  mv "$w/out/$pkg.rpm" "$out"
+  rm -rf "$w"
+  echo "$out"
+}
+
+# What an rpm host has that the packages require: a Debian root provides it from dpkg's side.
+build_rpm_host() {
+  local out="$POOL/rpm/machine-release-12-1.noarch.rpm" w
+  [ -f "$out" ] && { echo "$out"; return 0; }
+  mkdir -p "$POOL/rpm"; w=$(mktemp -d); mkdir -p "$w/out"
+  cat >"$w/machine-release.spec" <<'EOF'
+Name: machine-release
+Version: 12
+Release: 1
+Summary: What the Debian root of a test machine provides to rpm packages
+License: MIT
+BuildArch: noarch
+Provides: /bin/sh, /usr/sbin/groupadd, systemd, iptables, tar, xz, system-release, system-release(releasever) = 9
+
+%description
+The test machine's shell, systemd and tools come from dpkg; this tells rpm they are there, and dnf
+which release the host is (9, as on EL9).
+
+%files
+EOF
+  rpmbuild -bb --quiet --define "_topdir $w/top" --define "_rpmdir $w/out" --define "_build_name_fmt %%{NAME}.rpm" \
+    "$w/machine-release.spec" >"$w/build.log" 2>&1 || { tail -n 20 "$w/build.log" >&2; die "rpmbuild machine-release failed"; }
+  mv "$w/out/machine-release.rpm" "$out"; rm -rf "$w"
+  echo "$out"
+}
+
+# publish_rpm DIR SPEC...: a dnf repository over the base set and the given specs.
+publish_rpm() {
+  local repo=$1; shift
+  mkdir -p "$repo"; rm -rf "$repo"/*.rpm "$repo"/*.deb "$repo"/Packages "$repo"/repodata   # emptied, not replaced: machines bind it
+  cp "$(build_rpm_host)" "$repo/"
+  local spec pkg up flt
+  for spec in "${BASE_SET[@]}" "$@"; do
+    pkg=${spec%%=*}; up=${spec#*=}; flt=""
+    [[ $up == *:* ]] && { flt=${up#*:}; up=${up%%:*}; }
+    [ "$pkg" != "$spec" ] || die "not PACKAGE=UPSTREAM[:FAULT]: $spec"
+    cp "$(build_rpm "$pkg" "$up" "$flt")" "$repo/"
+  done
+  createrepo_c -q "$repo" >/dev/null
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -429,6 +587,43 @@ EOF
   log "base ready in $(( $(date +%s) - started ))s: $BASE ($(du -sh "$BASE" | cut -f1))"
 }
 
+# The rpm base: the base with dnf, rpm and dnf-plugins-core from Debian's archive, Docker's .deb set
+# purged, and the same set installed by dnf from a local repository shaped like download.docker.com's.
+cmd_base_rpm() {
+  need_root
+  [ -f "$BASE_RPM/.complete" ] && { log "rpm base ready: $BASE_RPM"; return 0; }
+  [ -f "$BASE/.complete" ] || cmd_base
+  command -v rpmbuild >/dev/null && command -v createrepo_c >/dev/null || die "run '$0 install' first (rpm, createrepo-c)"
+  local t=$BASE_RPM.tmp started; started=$(date +%s)
+  rm -rf "$BASE_RPM" "$t"
+  cp -a "$BASE" "$t"; rm -f "$t/.complete"
+  echo "deb $(mirror) $SUITE main" >"$t/etc/apt/sources.list.d/debian-once.list"
+  printf '#!/bin/sh\nexit 101\n' >"$t/usr/sbin/policy-rc.d"; chmod 755 "$t/usr/sbin/policy-rc.d"
+  in_root "$t" apt-get update -q >&2
+  in_root "$t" apt-get install -y -q --no-install-recommends dnf dnf-plugins-core rpm >&2
+  in_root "$t" dpkg --purge docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin >&2
+  rm -f "$t/etc/apt/sources.list.d/debian-once.list" "$t/usr/sbin/policy-rc.d"
+  rm -rf "$t/var/lib/apt/lists/"*_Packages "$t/var/cache/apt/archives/"*.deb
+  # Debian ships dnf's "local" plugin enabled (an EL host does not have it): it would add a repository
+  sed -i 's/^enabled *=.*/enabled=0/' "$t/etc/dnf/plugins/local.conf"
+  mkdir -p "$t/etc/yum.repos.d"
+  cat >"$t/etc/yum.repos.d/docker-ce.repo" <<'EOF'
+[docker-ce-stable]
+name=Docker CE Stable - local test repository
+baseurl=file:///srv/docker-repo
+enabled=1
+gpgcheck=0
+EOF
+  publish_rpm "$t/srv/docker-repo"
+  # the first install names the release: machine-release, installed with it, names it afterwards
+  in_root "$t" dnf -y -q --releasever=9 install machine-release \
+    $(printf '%s\n' "${BASE_SET[@]}" | while IFS== read -r p u; do echo "$p-$(rpm_version "$p" "$u")"; done) >&2
+  rm -rf "$t/var/cache/dnf/"*
+  touch "$t/.complete"
+  mv "$t" "$BASE_RPM"
+  log "rpm base ready in $(( $(date +%s) - started ))s: $BASE_RPM ($(du -sh "$BASE_RPM" | cut -f1))"
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Machines.
 
@@ -446,14 +641,20 @@ in_machine() { # name cmd...
   nsenter -t "$pid" -a env -i PATH=$MACHINE_PATH LC_ALL=C HOME=/root TERM=dumb "$@"
 }
 
-cmd_up() {
+cmd_up() { # name [deb|rpm]
   need_root; ours; valid_name "$1"
-  [ -f "$BASE/.complete" ] || cmd_base
-  local name=$1 d; d=$(mdir "$1")
+  local name=$1 flavor=${2:-deb} d lower; d=$(mdir "$1")
+  case "$flavor" in
+    deb) lower=$BASE; [ -f "$BASE/.complete" ] || cmd_base ;;
+    rpm) lower=$BASE_RPM; [ -f "$BASE_RPM/.complete" ] || cmd_base_rpm ;;
+    *) die "not a flavor: $flavor (deb, rpm)" ;;
+  esac
   if [ -n "$(leader "$name")" ]; then log "$name is running"; return 0; fi
+  if [ -f "$d/flavor" ] && [ "$(cat "$d/flavor")" != "$flavor" ]; then die "$name is a $(cat "$d/flavor") machine; 'down' it first"; fi
   mkdir -p "$d/upper" "$d/work" "$d/root" "$d/docker" "$d/containerd"
-  mountpoint -q "$d/root" || mount -t overlay overlay -o "lowerdir=$BASE,upperdir=$d/upper,workdir=$d/work" "$d/root"
-  [ -d "$d/repo" ] || cp -a "$BASE/srv/docker-repo" "$d/repo"
+  echo "$flavor" >"$d/flavor"
+  mountpoint -q "$d/root" || mount -t overlay overlay -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$d/root"
+  [ -d "$d/repo" ] || cp -a "$lower/srv/docker-repo" "$d/repo"
   echo "$name" >"$d/root/etc/hostname"
   SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 setsid systemd-nspawn -D "$d/root" --boot --register=no --keep-unit \
     --console=pipe -M "$name" --capability=all --system-call-filter=@keyring \
@@ -516,12 +717,19 @@ cmd_down() {
 case "${1:-}" in
   install) cmd_install ;;
   base) cmd_base ;;
-  up) [ $# = 2 ] || die "usage: $0 up NAME"; cmd_up "$2" ;;
+  base-rpm) cmd_base_rpm ;;
+  up) [ $# = 2 ] || { [ $# = 3 ] && [ "$3" = --rpm ]; } || die "usage: $0 up NAME [--rpm]"; cmd_up "$2" "${3:+rpm}" ;;
   exec) [ $# -ge 3 ] || die "usage: $0 exec NAME CMD..."; valid_name "$2"; n=$2; shift 2; in_machine "$n" "$@" ;;
   repo) [ $# -ge 2 ] || die "usage: $0 repo NAME SPEC..."; need_root; ours; valid_name "$2"; n=$2; shift 2
-    publish "$(mdir "$n")/repo" "$@"
-    in_machine "$n" apt-get update -q -o APT::Get::List-Cleanup=0 >/dev/null ;;
-  version) [ $# = 3 ] || die "usage: $0 version PACKAGE UPSTREAM"; full_version "$2" "$3" ;;
+    if [ "$(cat "$(mdir "$n")/flavor" 2>/dev/null)" = rpm ]; then
+      publish_rpm "$(mdir "$n")/repo" "$@"
+      in_machine "$n" dnf -q makecache --refresh >/dev/null
+    else
+      publish "$(mdir "$n")/repo" "$@"
+      in_machine "$n" apt-get update -q -o APT::Get::List-Cleanup=0 >/dev/null
+    fi ;;
+  version) [ $# = 3 ] || { [ $# = 4 ] && [ "$4" = --rpm ]; } || die "usage: $0 version PACKAGE UPSTREAM [--rpm]"
+    if [ $# = 4 ]; then rpm_version "$2" "$3"; else full_version "$2" "$3"; fi ;;
   pid) valid_name "$2"; leader "$2" ;;
   down) [ $# = 2 ] || die "usage: $0 down NAME|--all"; cmd_down "$2" ;;
   purge) need_root; [ -d "$DIR" ] || exit 0; ours; cmd_down --all; rm -rf "$DIR" ;;

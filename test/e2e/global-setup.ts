@@ -11,6 +11,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   // Machines with systemd as PID 1 (scripts/machine.sh): the base root is built once and cached.
   await execa("bash", ["scripts/machine.sh", "install"], { stdio: "inherit" });
   await execa("bash", ["scripts/machine.sh", "base"], { stdio: "inherit" });
+  await execa("bash", ["scripts/machine.sh", "base-rpm"], { stdio: "inherit" });
   return async () => {
     if (process.env.DLU_KEEP_SANDBOX === "1") return;
     await execa("bash", ["scripts/machine.sh", "down", "--all"], { stdio: "inherit" });
