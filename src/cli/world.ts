@@ -16,6 +16,7 @@ import { createWebhookNotifier } from "../notify/webhook.js";
 import type { ServiceManagerPort } from "../ports/service.js";
 import type { World } from "../upgrade/ports.js";
 import { detectPackageManager } from "./detect.js";
+import { SystemdOfflineHold } from "../adapters/service-hold/systemd-offline.js";
 import { PolicyRcdHold } from "../adapters/service-hold/policy-rc-d.js";
 import { hostname } from "node:os";
 import type { FleetPort } from "../ports/fleet.js";
@@ -50,7 +51,7 @@ export async function createWorld(config: Config, logger: Logger): Promise<World
     docker: new DockerodeDocker(config.docker.socket),
     packages,
     service,
-    serviceHold: new PolicyRcdHold(config.hostRoot),
+    serviceHold: packages.kind === "dnf" ? new SystemdOfflineHold() : new PolicyRcdHold(config.hostRoot),
     clock: systemClock,
     state: new FsStateStore(config.stateDir),
     lock: new PidLock(join(config.stateDir, "lock")),

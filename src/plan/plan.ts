@@ -1,7 +1,7 @@
 import type { InstalledPackage, PackageTarget, SimulatedChange } from "../ports/packages.js";
 import type { CheckResult } from "../report/report.js";
 import { checkJump, patchCandidates, resolveTarget } from "./target.js";
-import { ENGINE_PACKAGES, KNOWN_BAD_UPSTREAM, KNOWN_PACKAGES, roleOf } from "./roles.js";
+import { enginePackages, KNOWN_BAD_UPSTREAM, knownPackages, roleOf } from "./roles.js";
 import type { VersionScheme } from "../versions/scheme.js";
 import { fail, pass } from "../checks/verdicts.js";
 
@@ -29,13 +29,19 @@ export interface PackageSelection {
 }
 
 /** names: auto finds the installed engine packages; engine: auto picks the first engine among them. */
-export function selectPackages(installed: readonly InstalledPackage[], names: "auto" | readonly string[], engine: string): PackageSelection {
-  const wanted = names === "auto" ? KNOWN_PACKAGES : names;
+export function selectPackages(
+  installed: readonly InstalledPackage[],
+  names: "auto" | readonly string[],
+  engine: string,
+  format: "deb" | "rpm" = "deb",
+): PackageSelection {
+  const wanted = names === "auto" ? knownPackages(format) : names;
   const packages = installed.filter((p) => wanted.includes(p.name));
-  const engineName = engine === "auto" ? ENGINE_PACKAGES.find((n) => packages.some((p) => p.name === n)) : engine;
+  const engines = enginePackages(format);
+  const engineName = engine === "auto" ? engines.find((n) => packages.some((p) => p.name === n)) : engine;
   const found = packages.find((p) => p.name === engineName) ?? null;
   if (!found) {
-    const looked = engine === "auto" ? ENGINE_PACKAGES.join(", ") : engine;
+    const looked = engine === "auto" ? engines.join(", ") : engine;
     return {
       engine: null,
       packages,

@@ -12,6 +12,8 @@ const ROLES: Record<string, PackageRole> = {
   "docker.io": "engine",
   "moby-engine": "engine",
   "docker-engine": "engine",
+  // RHEL, CentOS, Amazon Linux: the distribution's engine package (on Debian "docker" was another program)
+  docker: "engine",
   "docker-ce-cli": "engine-family",
   "docker-ce-rootless-extras": "engine-family",
   "moby-cli": "engine-family",
@@ -26,9 +28,21 @@ const ROLES: Record<string, PackageRole> = {
   "moby-compose": "plugin",
 };
 
-/** In order of preference when several engines are somehow installed. */
-export const ENGINE_PACKAGES = Object.keys(ROLES).filter((n) => ROLES[n] === "engine");
-export const KNOWN_PACKAGES = Object.keys(ROLES);
+/** Names that mean a Docker package only in one package format. */
+const ONLY_RPM = new Set(["docker"]);
+
+/** The packages names: auto looks for, for a package format. */
+export function knownPackages(format: "deb" | "rpm"): string[] {
+  return Object.keys(ROLES).filter((n) => format === "rpm" || !ONLY_RPM.has(n));
+}
+
+/** Engines in order of preference when several are somehow installed. */
+export function enginePackages(format: "deb" | "rpm"): string[] {
+  return knownPackages(format).filter((n) => ROLES[n] === "engine");
+}
+
+export const ENGINE_PACKAGES = enginePackages("deb");
+export const KNOWN_PACKAGES = knownPackages("deb");
 
 export function roleOf(name: string): PackageRole | null {
   return ROLES[name] ?? null;

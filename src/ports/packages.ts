@@ -26,6 +26,8 @@ export interface InstallOptions {
   allowDowngrades: boolean;
   /** Reinstall even at the same version: repairs a half-installed package (rollback, recovery). */
   reinstall?: boolean;
+  /** Environment for the package manager and its scripts (what a service hold asks for). */
+  env?: Record<string, string>;
 }
 
 export interface PackageManagerPort {

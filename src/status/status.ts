@@ -1,6 +1,6 @@
 import { badTargets, type BadTarget } from "../history/bad-targets.js";
 import type { World } from "../upgrade/ports.js";
-import { KNOWN_PACKAGES } from "../plan/roles.js";
+import { knownPackages } from "../plan/roles.js";
 import { resolveTargets, selectPackages } from "../plan/plan.js";
 import { nextWindow } from "../schedule/windows.js";
 
@@ -20,8 +20,8 @@ export interface Status {
 /** What `status` reports (and the daemon's metrics read): read-only, never takes the lock, works while another run holds it. */
 export async function statusCommand(world: World): Promise<Status> {
   const { packages, config } = world;
-  const installed = await packages.installed(config.packages.names === "auto" ? KNOWN_PACKAGES : config.packages.names);
-  const selection = selectPackages(installed, config.packages.names, config.packages.engine);
+  const installed = await packages.installed(config.packages.names === "auto" ? knownPackages(packages.scheme.name) : config.packages.names);
+  const selection = selectPackages(installed, config.packages.names, config.packages.engine, packages.scheme.name);
   let target: string | null = null;
   let verdict = selection.check.message;
   if (selection.engine) {

@@ -3,9 +3,9 @@ import type { World } from "./ports.js";
 
 /** An install with the package scripts' service actions held: the run restarts dockerd itself, once. */
 export async function installHeld(world: World, targets: readonly PackageTarget[], options: InstallOptions): Promise<void> {
-  await world.serviceHold.hold();
+  const { env } = await world.serviceHold.hold();
   try {
-    await world.packages.install(targets, options);
+    await world.packages.install(targets, { ...options, env: { ...options.env, ...env } });
   } finally {
     await world.serviceHold.release();
   }

@@ -4,7 +4,7 @@ import type { ContainerState, EngineInfo, EngineVersion } from "../ports/docker.
 import type { CheckResult } from "../report/report.js";
 import { containerdVerdict, containerHazards, fail, pass, unitVerdicts } from "../checks/verdicts.js";
 import { buildPlan, judgeSimulation, resolveTargets, selectPackages, type UpgradePlan } from "../plan/plan.js";
-import { KNOWN_PACKAGES } from "../plan/roles.js";
+import { knownPackages } from "../plan/roles.js";
 import type { World } from "./ports.js";
 import { takeSnapshot } from "./snapshot.js";
 
@@ -52,10 +52,10 @@ export async function preflight(world: World, options: { to?: string | undefined
   );
   checks.push(pass("daemon-options", `recorded Driver=${info.driver} DockerRootDir=${info.dockerRootDir} CgroupDriver=${info.cgroupDriver || "?"}`));
 
-  const names = config.packages.names === "auto" ? KNOWN_PACKAGES : config.packages.names;
+  const names = config.packages.names === "auto" ? knownPackages(packages.scheme.name) : config.packages.names;
   // Read-only queries that do not depend on each other run together (apt-cache and dpkg-query take no lock).
   const [installed, audit, snapshot] = await Promise.all([packages.installed(names), packages.audit(), takeSnapshot(docker)]);
-  const selection = selectPackages(installed, config.packages.names, config.packages.engine);
+  const selection = selectPackages(installed, config.packages.names, config.packages.engine, packages.scheme.name);
   checks.push(selection.check);
   if (!selection.engine) return refused();
   const engine = selection.engine;
@@ -146,7 +146,7 @@ export async function preflight(world: World, options: { to?: string | undefined
   ]);
   checks.push(holder ? fail("package-lock", `the package database is locked by ${holder}; wait for it to finish`) : pass("package-lock", "the package database is not locked"));
   if (held.length && !config.packages.hold) {
-    checks.push(fail("package-holds", `${held.join(", ")} held by someone else (apt-mark showhold); release the hold, or set packages.hold: true to let the upgrader manage holds`));
+    checks.push(fail("package-holds", `${held.join(", ")} held by someone else (${packages.kind === "dnf" ? "dnf versionlock list" : "apt-mark showhold"}); release the hold, or set packages.hold: true to let the upgrader manage holds`));
   } else {
     checks.push(pass("package-holds", held.length ? `${held.join(", ")} held by the upgrader between runs` : "no holds on the planned packages"));
   }

@@ -225,9 +225,9 @@ export class FakeService implements ServiceManagerPort {
 export class FakeServiceHold implements ServiceHoldPort {
   held = false;
   constructor(readonly events: Event[]) {}
-  hold(): Promise<void> {
+  hold(): Promise<{ env: Record<string, string> }> {
     this.held = true;
-    return Promise.resolve();
+    return Promise.resolve({ env: {} });
   }
   release(): Promise<void> {
     this.held = false;

@@ -144,7 +144,7 @@ export class AptPackageManager implements PackageManagerPort {
       ...(options.reinstall ? ["--reinstall"] : []),
       ...spec(targets),
     ];
-    await this.exec("apt-get", args, { env: ENV, timeoutMs: this.timeoutMs });
+    await this.exec("apt-get", args, { env: { ...ENV, ...options.env }, timeoutMs: this.timeoutMs });
   }
 
   async repair(): Promise<void> {

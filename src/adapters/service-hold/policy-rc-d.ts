@@ -21,11 +21,12 @@ export class PolicyRcdHold implements ServiceHoldPort {
     this.stash = join(hostRoot, POLICY_STASH);
   }
 
-  async hold(): Promise<void> {
+  async hold(): Promise<{ env: Record<string, string> }> {
     const existing = await readFile(this.policy, "utf8").catch(() => null);
     if (existing !== null && !existing.includes(POLICY_MARKER)) await rename(this.policy, this.stash);
     await writeFile(this.policy, `#!/bin/sh\n${POLICY_MARKER}\nexit 101\n`);
     await chmod(this.policy, 0o755);
+    return { env: {} };
   }
 
   async release(): Promise<void> {
