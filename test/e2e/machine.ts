@@ -10,13 +10,20 @@ export const MACHINE = join(ROOT, "scripts/machine.sh");
 /** Docker's version forms, as scripts/machine.sh builds them. */
 export const CE = (up: string) => `5:${up}-1~debian.12~bookworm`;
 export const CONTAINERD = (up: string) => `${up}-1`;
+/** ...and of Docker's rpm packages (EL9). */
+export const CE_RPM = (up: string) => `3:${up}-1.el9`;
+export const CONTAINERD_RPM = (up: string) => `${up}-3.1.el9`;
 
 /** One machine of the testbed: Debian 12 booted by systemd-nspawn, systemd as PID 1, Docker's packages. */
 export class Machine {
-  constructor(readonly name: string) {}
+  /** `rpm`: Docker's rpm packages installed by dnf from a local repository instead of the .deb set. */
+  constructor(
+    readonly name: string,
+    readonly flavor: "deb" | "rpm" = "deb",
+  ) {}
 
   async up(): Promise<void> {
-    await execa("bash", [MACHINE, "up", this.name], { stdio: "inherit" });
+    await execa("bash", [MACHINE, "up", this.name, ...(this.flavor === "rpm" ? ["--rpm"] : [])], { stdio: "inherit" });
   }
 
   async down(): Promise<void> {
@@ -63,7 +70,12 @@ export class Machine {
     return { exitCode: r.exitCode ?? -1, report, stderr: String(r.stderr) };
   }
 
+  /** deb: "VERSION STATUS" as dpkg-query says; rpm: every [EPOCH:]VERSION-RELEASE rpm records, comma-separated. */
   async version(pkg: string): Promise<string> {
+    if (this.flavor === "rpm") {
+      const r = await this.exec(["rpm", "-q", "--qf", "%{EPOCH}:%{VERSION}-%{RELEASE}\\n", pkg]);
+      return String(r.stdout).trim().split("\n").map((v) => v.replace(/^(\(none\)|0):/, "")).join(",");
+    }
     return (await this.run("dpkg-query", "-W", "-f=${Version} ${Status}", pkg)).trim();
   }
 
@@ -160,14 +172,14 @@ export function pinger(socketPath: string, intervalMs = 20): { stop: () => Promi
  * One machine per test: `boot(name, port, ...releases)` starts it afresh with the standard containers
  * (web on 127.0.0.1:port) and the given releases in its repository; it is torn down after the test.
  */
-export function bootEach(): (name: string, port: number, ...releases: string[]) => Promise<Machine> {
+export function bootEach(flavor: "deb" | "rpm" = "deb"): (name: string, port: number, ...releases: string[]) => Promise<Machine> {
   let current: Machine | null = null;
   afterEach(async () => {
     await current?.down();
     current = null;
   });
   return async (name, port, ...releases) => {
-    const m = new Machine(name);
+    const m = new Machine(name, flavor);
     current = m;
     await m.down();
     await m.up();
