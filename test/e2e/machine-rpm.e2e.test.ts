@@ -18,7 +18,7 @@ const rpmClean = async (host: Machine) => {
 describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
   const boot = bootEach("rpm");
 
-  it("dry run: the plan in rpm's versions, nothing downloaded, nothing changed", async () => {
+  it("dry run: the plan in rpm's versions, nothing downloaded, nothing changed; refused while rpm's lock is held", async () => {
     const host = await boot("rpm-dry", 18321, ...NEXT);
     const { exitCode, report } = await host.cli("upgrade", "--dry-run");
     expect(report.error).toBeNull();
@@ -33,6 +33,17 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
     expect(report.checks.find((c) => c.name === "simulation")).toMatchObject({ ok: true, message: expect.stringContaining("3 package change(s)") });
     expect(await host.sh(`find ${STATE} -name '*.rpm' | wc -l`)).toBe("0");
     expect(await host.version("docker-ce")).toBe(CE_RPM("20.10.24"));
+
+    // another rpm transaction holding rpm's lock (where this rpm keeps it: %{_rpmlock_path}): refused, naming it
+    const lock = (await host.run("rpm", "--eval", "%{_rpmlock_path}")).trim();
+    const holder = host.exec(["python3", "-c", "import fcntl,sys,time; f=open(sys.argv[1],'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)", lock]);
+    await until("the lock to be held", async () => (await host.exec(["pgrep", "-f", "fcntl.lockf"])).exitCode === 0);
+    await new Promise((r) => setTimeout(r, 500));
+    const locked = await host.cli("upgrade", "--dry-run");
+    await host.exec(["pkill", "-f", "fcntl.lockf"]);
+    await holder;
+    expect([locked.exitCode, locked.report.outcome]).toEqual([3, "refused"]);
+    expect(locked.report.checks.find((c) => c.name === "package-lock")).toMatchObject({ ok: false, message: expect.stringMatching(/locked by python3 \(pid \d+\)/) });
   });
 
   it("a patch upgrade: docker-ce and containerd.io by dnf, each service started once, no refused call, every container kept, versionlock moved on", async () => {
