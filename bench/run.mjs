@@ -1,6 +1,6 @@
 // The benchmarks, on the sandbox engine (scripts/sandbox.sh up first; as root) and on a machine with
 // systemd as PID 1 (scripts/machine.sh base first).
-//   node bench/run.mjs [downtime] [snapshot] [dryrun] [machine] [fleet]     (default: all five)
+//   node bench/run.mjs [downtime] [snapshot] [dryrun] [machine] [machine-rpm] [fleet]   (default: all six)
 // Environment: ROUNDS (default 5), SIZES (default 50,150,300).
 import { runDowntime } from "./downtime.mjs";
 import { removeBenchContainers, runSnapshot } from "./snapshot.mjs";
@@ -18,6 +18,7 @@ try {
   if (all || which.includes("dryrun")) out.push(await runDryRun());
   if (all || which.includes("snapshot")) out.push(await runSnapshot());
   if (all || which.includes("machine")) out.push(await runMachine());
+  if (all || which.includes("machine-rpm")) out.push(await runMachine("rpm"));
   if (all || which.includes("fleet")) out.push(await runFleet());
 } finally {
   await removeBenchContainers().catch((err) => console.error(`bench: cleanup failed: ${err.shortMessage ?? err.message}`));

@@ -64,7 +64,7 @@ export async function preflight(world: World, options: { to?: string | undefined
   const broken = installed.filter((p) => !p.ok);
   checks.push(
     broken.length || audit.length
-      ? fail("package-state", `the package database is not consistent (${[...broken.map((p) => `${p.name} ${p.status}`), ...audit.slice(0, 3)].join("; ")}); run dpkg --configure -a first`)
+      ? fail("package-state", `the package database is not consistent (${[...broken.map((p) => `${p.name} ${p.status}`), ...audit.slice(0, 3)].join("; ")}); ${packages.kind === "dnf" ? "run docker-live-upgrade recover after an interrupted run, else settle what dnf check reports" : "run dpkg --configure -a first"}`)
       : pass("package-state", "every package is fully installed"),
   );
 
