@@ -37,7 +37,9 @@ export async function createFleet(config: Config, logger: Logger, scheme: Versio
 
 /** The real world: one adapter per port, built from the config. */
 export async function createWorld(config: Config, logger: Logger): Promise<World> {
-  const exec = createExec(logger, { timeoutMs: 120_000, prefix: config.hostRoot === "/" ? [] : ["chroot", config.hostRoot] });
+  // The host's own /usr/bin/env runs each program inside the chroot: a busybox chroot (Alpine, or a
+  // minimal image) would otherwise run its own applet for names it knows (env, dpkg, rpm) instead of the host's.
+  const exec = createExec(logger, { timeoutMs: 120_000, prefix: config.hostRoot === "/" ? [] : ["chroot", config.hostRoot, "/usr/bin/env"] });
   const timeout = config.service.timeout;
   const service: ServiceManagerPort =
     config.service.manager === "command"
