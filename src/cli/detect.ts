@@ -28,7 +28,7 @@ export async function detectPackageManager(config: Config, exec: Exec): Promise<
     {
       name: "apt",
       detect: async () => (await executable(host("/usr/bin/apt-get"))) && (await executable(host("/usr/bin/dpkg-query"))),
-      build: () => new AptPackageManager(exec, config.packages.timeout, aptPaths(config.hostRoot)),
+      build: () => new AptPackageManager(exec, config.packages.timeout, aptPaths(config.hostRoot, config.stateDir)),
     },
     {
       name: "dnf",

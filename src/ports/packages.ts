@@ -36,8 +36,8 @@ export interface PackageManagerPort {
   refresh(): Promise<void>;
   /** The named packages that are installed (absent ones are left out). */
   installed(names: readonly string[]): Promise<InstalledPackage[]>;
-  /** Every version of the package the configured sources offer (may include the installed one). */
-  available(name: string): Promise<string[]>;
+  /** Every version of each package the configured sources offer (may include the installed one); one query for all. */
+  available(names: readonly string[]): Promise<Record<string, string[]>>;
   /** What the package manager would do to install exactly these versions, without doing it. */
   simulate(targets: readonly PackageTarget[]): Promise<SimulatedChange[]>;
   /** Whether those exact versions can be fetched (or are already in `dir`). */

@@ -25,8 +25,7 @@ export async function statusCommand(world: World): Promise<Status> {
   let target: string | null = null;
   let verdict = selection.check.message;
   if (selection.engine) {
-    const available: Record<string, string[]> = {};
-    for (const p of selection.packages) available[p.name] = await packages.available(p.name);
+    const available = await packages.available(selection.packages.map((p) => p.name));
     const res = resolveTargets(packages.scheme, { ...selection, engine: selection.engine }, available, undefined, config.packages.deny);
     target = res.kind === "target" ? res.engineTarget : res.kind === "up-to-date" ? selection.engine.version : null;
     verdict = res.check.message;

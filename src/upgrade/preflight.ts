@@ -77,9 +77,7 @@ export async function preflight(world: World, options: { to?: string | undefined
     }
   }
 
-  const available: Record<string, string[]> = Object.fromEntries(
-    await Promise.all(selection.packages.map(async (p) => [p.name, await packages.available(p.name)] as const)),
-  );
+  const available = await packages.available(selection.packages.map((p) => p.name));
   // One target per rollout: the group's recorded target wins over this host's own newest patch.
   let to = options.to;
   if (world.fleet && to === undefined) {

@@ -117,8 +117,8 @@ export class FakePackages implements PackageManagerPort {
       names.filter((n) => this.installedVersions[n]).map((n) => ({ name: n, version: this.installedVersions[n]!, status: "ii", ok: true })),
     );
   }
-  available(name: string): Promise<string[]> {
-    return Promise.resolve(this.availableVersions[name] ?? []);
+  available(names: readonly string[]): Promise<Record<string, string[]>> {
+    return Promise.resolve(Object.fromEntries(names.map((n) => [n, this.availableVersions[n] ?? []])));
   }
   /** Extra changes the package manager would make (e.g. a removal). */
   simulationExtras: SimulatedChange[] = [];

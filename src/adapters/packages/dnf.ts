@@ -91,10 +91,11 @@ export class DnfPackageManager implements PackageManagerPort {
     return parseRpmQuery(stdout);
   }
 
-  async available(name: string): Promise<string[]> {
-    assertNames([name]);
-    const { stdout } = await this.dnf([...PAST_LOCKS, "repoquery", "--showduplicates", "--qf", QF.replace(/%\{(\w+)\}/g, (_, f: string) => `%{${f.toLowerCase()}}`), "--", name]);
-    return parseRepoquery(stdout, name);
+  async available(names: readonly string[]): Promise<Record<string, string[]>> {
+    assertNames(names);
+    if (!names.length) return {};
+    const { stdout } = await this.dnf([...PAST_LOCKS, "repoquery", "--showduplicates", "--qf", QF.replace(/%\{(\w+)\}/g, (_, f: string) => `%{${f.toLowerCase()}}`), "--", ...names]);
+    return Object.fromEntries(names.map((n) => [n, parseRepoquery(stdout, n)]));
   }
 
   async simulate(targets: readonly PackageTarget[]): Promise<SimulatedChange[]> {
