@@ -12,7 +12,11 @@ RUN if [ -d .npm-cache/_cacache ]; then npm ci --offline --cache /src/.npm-cache
     else npm ci --no-audit --no-fund; fi
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --offline --cache /src/.npm-cache --no-audit --no-fund && rm -rf .npm-cache
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
+# production dependencies afresh (npm prune would ask the registry about esbuild's platform packages)
+RUN npm run build && rm -rf node_modules && \
+    if [ -d .npm-cache/_cacache ]; then npm ci --omit=dev --offline --cache /src/.npm-cache --no-audit --no-fund; \
+    else npm ci --omit=dev --no-audit --no-fund; fi && rm -rf .npm-cache
 
 FROM ${BASE_IMAGE}
 WORKDIR /opt/docker-live-upgrade
