@@ -106,3 +106,38 @@ describe("Docker's package set", () => {
     expect(res.check.message).toMatch(/left as they are: docker-buildx-plugin, docker-compose-plugin \(client plugins/);
   });
 });
+
+describe("Docker's rpm set and the distributions' packages (rpm hosts)", () => {
+  const installed = (name: string, version: string) => ({ name, version, status: "installed", ok: true });
+
+  it("docker-ce 3:24.0.7-1.el9: the newest 24.0 patch by rpm's ordering; 25.0 and a release candidate are not taken", () => {
+    const set = [installed("docker-ce", "3:24.0.7-1.el9"), installed("docker-ce-cli", "1:24.0.7-1.el9"), installed("containerd.io", "1.6.28-3.1.el9")];
+    const selection = selectPackages(set, "auto", "auto", "rpm");
+    expect(selection.engine?.name).toBe("docker-ce");
+    const res = resolveTargets(
+      rpmScheme,
+      selection as typeof selection & { engine: NonNullable<typeof selection.engine> },
+      {
+        "docker-ce": ["3:24.0.7-1.el9", "3:24.0.9-1.el9", "3:24.0.10~rc.1-1.el9", "3:25.0.0-1.el9"],
+        "docker-ce-cli": ["1:24.0.7-1.el9", "1:24.0.9-1.el9"],
+        "containerd.io": ["1.6.28-3.1.el9", "1.6.33-3.1.el9", "1.7.22-3.1.el9"],
+      },
+      undefined,
+      [],
+    );
+    expect(res.kind).toBe("target");
+    if (res.kind !== "target") return;
+    expect(res.targets).toEqual([
+      { name: "docker-ce", version: "3:24.0.9-1.el9" },
+      { name: "docker-ce-cli", version: "1:24.0.9-1.el9" },
+      { name: "containerd.io", version: "1.6.33-3.1.el9" },
+    ]);
+  });
+
+  it("names: auto finds RHEL's and Amazon Linux's 'docker' on rpm hosts only (on Debian that name was another program)", () => {
+    const set = [installed("docker", "25.0.6-1.amzn2023.0.2"), installed("containerd", "1.7.20-1.amzn2023.0.1"), installed("runc", "1.1.13-1.amzn2023.0.1")];
+    expect(selectPackages(set, "auto", "auto", "rpm").engine?.name).toBe("docker");
+    expect(selectPackages(set, "auto", "auto", "deb").engine).toBeNull();
+    expect(selectPackages([installed("moby-engine", "24.0.5-1.fc39")], "auto", "auto", "rpm").engine?.name).toBe("moby-engine");
+  });
+});
