@@ -54,6 +54,7 @@ export class AptPackageManager implements PackageManagerPort {
   readonly scheme = debScheme;
 
   /**
+   * Options after the verb, so that a command reads "apt-get install ..." in errors and logs.
    * apt's binary cache of the package lists, kept in our state folder: hosts made from Docker's Debian
    * images turn apt's own off (Dir::Cache::pkgcache ""), and every apt call then rebuilds it (0.6 s
    * each here; 20 ms with a cache). apt checks it against the lists and rebuilds it when they change.
@@ -72,7 +73,7 @@ export class AptPackageManager implements PackageManagerPort {
   }
 
   async refresh(): Promise<void> {
-    await this.exec("apt-get", [...this.cache, "update", "-q"], { env: ENV, timeoutMs: this.timeoutMs });
+    await this.exec("apt-get", ["update", ...this.cache, "-q"], { env: ENV, timeoutMs: this.timeoutMs });
   }
 
   async installed(names: readonly string[]): Promise<InstalledPackage[]> {
@@ -89,7 +90,7 @@ export class AptPackageManager implements PackageManagerPort {
   async available(names: readonly string[]): Promise<Record<string, string[]>> {
     assertNames(names);
     if (!names.length) return {};
-    const { stdout } = await this.exec("apt-cache", [...this.cache, "madison", ...names], { env: ENV });
+    const { stdout } = await this.exec("apt-cache", ["madison", ...this.cache, ...names], { env: ENV });
     return Object.fromEntries(names.map((n) => [n, parseMadison(stdout, n)]));
   }
 
@@ -97,7 +98,7 @@ export class AptPackageManager implements PackageManagerPort {
     const { stdout } = await this.exec(
       "apt-get",
       // holds are judged by the package-holds check, which names them; the simulation only reports
-      [...this.cache, "install", "-s", "-y", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", ...spec(targets)],
+      ["install", ...this.cache, "-s", "-y", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", ...spec(targets)],
       { env: ENV, timeoutMs: this.timeoutMs },
     );
     return parseSimulation(stdout);
@@ -106,7 +107,7 @@ export class AptPackageManager implements PackageManagerPort {
   async downloadable(targets: readonly PackageTarget[]): Promise<{ ok: boolean; message: string }> {
     const ok = { ok: true, message: `${targets.map((t) => `${t.name}=${t.version}`).join(", ")} downloadable` };
     // one query for all; only when it fails, one each, to name what is missing
-    const all = await this.exec("apt-get", [...this.cache, "download", "--print-uris", "-q", ...spec(targets)], { env: ENV, timeoutMs: this.timeoutMs }).then(
+    const all = await this.exec("apt-get", ["download", ...this.cache, "--print-uris", "-q", ...spec(targets)], { env: ENV, timeoutMs: this.timeoutMs }).then(
       (r) => r.stdout.split("\n").filter((l) => l.startsWith("'")).length >= targets.length,
       () => false,
     );
@@ -114,7 +115,7 @@ export class AptPackageManager implements PackageManagerPort {
     const verdicts = await Promise.all(
       spec(targets).map(async (s): Promise<string | null> => {
         try {
-          const { stdout } = await this.exec("apt-get", [...this.cache, "download", "--print-uris", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
+          const { stdout } = await this.exec("apt-get", ["download", ...this.cache, "--print-uris", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
           return stdout.trim() ? null : `${s} (no source)`;
         } catch (err) {
           return `${s} (${(err as Error).message.split("\n").pop()})`;
@@ -130,7 +131,7 @@ export class AptPackageManager implements PackageManagerPort {
     // First what an install of these versions needs that is not installed yet (new dependencies included)...
     await this.exec(
       "apt-get",
-      [...this.cache, "install", "--download-only", "-y", "-q", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", "-o", `Dir::Cache::Archives=${dir}`, ...spec(targets)],
+      ["install", ...this.cache, "--download-only", "-y", "-q", "--allow-downgrades", "--allow-change-held-packages", "--no-install-recommends", "-o", `Dir::Cache::Archives=${dir}`, ...spec(targets)],
       { env: ENV, timeoutMs: this.timeoutMs },
     );
     // ...then each named version itself, even one that is installed now (a rollback needs it), and
@@ -140,15 +141,15 @@ export class AptPackageManager implements PackageManagerPort {
     for (const s of spec(targets)) {
       const [name] = s.split("=");
       const have = (await readdir(dir)).some((f) => f.startsWith(`${name}_`) && f.endsWith(".deb") && matchesVersion(f, s));
-      if (!have) await this.exec("env", [`--chdir=${dir}`, "apt-get", ...this.cache, "download", "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
+      if (!have) await this.exec("env", [`--chdir=${dir}`, "apt-get", "download", ...this.cache, "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
     }
     return (await readdir(dir)).filter((f) => f.endsWith(".deb")).map((f) => join(dir, f));
   }
 
   async install(targets: readonly PackageTarget[], options: InstallOptions): Promise<void> {
     const args = [
-      ...this.cache,
       "install",
+      ...this.cache,
       "-y",
       "-q",
       "--no-install-recommends",
