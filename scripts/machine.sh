@@ -677,6 +677,17 @@ cmd_up() { # name [deb|rpm]
   [ "$state" = running ] || log "$name is $state: $(in_machine "$name" systemctl --failed --no-legend --plain 2>/dev/null | tr '\n' ' ')"
   for i in $(seq 1 300); do in_machine "$name" docker version >/dev/null 2>&1 && break; sleep 0.1; done
   in_machine "$name" docker version >/dev/null 2>&1 || die "dockerd in $name does not answer; see 'machine.sh exec $name journalctl -u docker'"
+  # cgroup-writable.service can leave a controller read-only when its umount races (seen once with
+  # three machines booting together): runc then cannot create the container's cgroup. Check, redo.
+  local ro=""
+  for i in 1 2 3 4 5; do
+    ro=$(in_machine "$name" awk '$3 == "cgroup" && $4 ~ /(^|,)ro(,|$)/ {print $2}' /proc/self/mounts | tr '\n' ' ')
+    [ -z "${ro// /}" ] && break
+    log "$name: cgroup controllers still read-only ($ro): remounting them"
+    in_machine "$name" /usr/local/sbin/cgroup-writable >&2 || true
+    sleep 0.2
+  done
+  [ -z "${ro// /}" ] || die "cgroup controllers in $name stay read-only ($ro); containers cannot start there"
   if ! in_machine "$name" docker image inspect local/busybox:1 >/dev/null 2>&1; then
     in_machine "$name" sh -c 'r=$(mktemp -d) && mkdir -p $r/bin $r/www $r/tmp && cp /usr/local/lib-busybox $r/bin/busybox &&
       for c in sh httpd sleep echo cat date true nc wc seq; do ln -s busybox $r/bin/$c; done &&
