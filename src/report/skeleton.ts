@@ -3,8 +3,13 @@ import type { RunReport } from "./report.js";
 import { EXIT } from "./exit-codes.js";
 
 /** A run's id: its start time (UTC, to the second) and a random suffix. */
+/**
+ * A run's id, and its report's file name: the start time to the millisecond, then a random suffix.
+ * Ids sort in the order the runs started (history lists them so); at a resolution of seconds, two
+ * runs started within one second were ordered by the suffix.
+ */
 export function newRunId(now: number): string {
-  return `${new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+  return `${new Date(now).toISOString().replace(/[-:]/g, "")}-${randomBytes(3).toString("hex")}`;
 }
 
 /** A report before anything is known: every field present, the outcome "failed" until the run says otherwise. */
