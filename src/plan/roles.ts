@@ -51,5 +51,10 @@ export function roleOf(name: string): PackageRole | null {
 /** Debian policy package names; also what rpm accepts for the names we use. */
 export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]{1,127}$/;
 
+/** Refuses any name that is not a package name before it reaches a package manager's argv. */
+export function assertPackageNames(names: readonly string[]): void {
+  for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
+}
+
 /** Upstream versions with a known live-restore bug (moby#45898: 24.0.3 panics restoring bind-mount containers). */
 export const KNOWN_BAD_UPSTREAM = ["24.0.3"];

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Exec } from "../../exec/index.js";
-import { PACKAGE_NAME } from "../../plan/roles.js";
+import { assertPackageNames as assertNames } from "../../plan/roles.js";
 import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../ports/packages.js";
 import { debScheme } from "../../versions/scheme.js";
 import { lockHoldersFromProcLocks, parseDpkgQuery, parseMadison, parseSimulation } from "./apt-parse.js";
@@ -15,9 +15,6 @@ const ENV = {
 };
 
 
-function assertNames(names: readonly string[]): void {
-  for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
-}
 
 export function assertTargets(targets: readonly PackageTarget[]): void {
   assertNames(targets.map((t) => t.name));

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ExecError, type Exec } from "../../exec/index.js";
-import { PACKAGE_NAME } from "../../plan/roles.js";
+import { assertPackageNames as assertNames } from "../../plan/roles.js";
 import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../ports/packages.js";
 import { rpmScheme } from "../../versions/scheme.js";
 import { lockHoldersFromProcLocks } from "./apt-parse.js";
@@ -19,9 +19,6 @@ const QF = "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\n";
 /** rpm's characters for versions and releases; an epoch is digits. Nothing else reaches an argv. */
 const RPM_EVR = /^(?:\d{1,10}:)?[A-Za-z0-9._+~^]{1,128}(?:-[A-Za-z0-9._+~^]{1,128})?$/;
 
-function assertNames(names: readonly string[]): void {
-  for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
-}
 
 export function assertRpmTargets(targets: readonly PackageTarget[]): void {
   assertNames(targets.map((t) => t.name));
@@ -36,10 +33,12 @@ const nevra = (targets: readonly PackageTarget[]): string[] => {
   return targets.map((t) => `${t.name}-${t.version}`);
 };
 
-/** The file `dnf download` writes for a version: NAME-VERSION-RELEASE.ARCH.rpm (no epoch). */
+/** VERSION-RELEASE: what file names and rpm's own package arguments carry (no epoch). */
+const withoutEpoch = (version: string): string => version.replace(/^\d+:/, "");
+
+/** The file `dnf download` writes for a version: NAME-VERSION-RELEASE.ARCH.rpm. */
 function fileMatches(file: string, t: PackageTarget): boolean {
-  const vr = t.version.replace(/^\d+:/, "");
-  return file.startsWith(`${t.name}-${vr}.`) && file.endsWith(".rpm");
+  return file.startsWith(`${t.name}-${withoutEpoch(t.version)}.`) && file.endsWith(".rpm");
 }
 
 export interface DnfPaths {
@@ -116,7 +115,7 @@ export class DnfPackageManager implements PackageManagerPort {
   async downloadable(targets: readonly PackageTarget[]): Promise<{ ok: boolean; message: string }> {
     const { stdout } = await this.dnf([...PAST_LOCKS, "repoquery", "--location", "--", ...nevra(targets)], { okExitCodes: [0, 1] });
     const locations = stdout.split("\n").filter((l) => l.trim());
-    const missing = targets.filter((t) => !locations.some((l) => l.includes(`/${t.name}-${t.version.replace(/^\d+:/, "")}.`)));
+    const missing = targets.filter((t) => !locations.some((l) => l.includes(`/${t.name}-${withoutEpoch(t.version)}.`)));
     return missing.length
       ? { ok: false, message: `not downloadable: ${missing.map((t) => `${t.name}-${t.version} (no source)`).join("; ")}` }
       : { ok: true, message: `${targets.map((t) => `${t.name}-${t.version}`).join(", ")} downloadable` };
@@ -181,7 +180,7 @@ export class DnfPackageManager implements PackageManagerPort {
       assertNames([name]);
       for (const old of sorted.slice(0, -1)) {
         assertRpmTargets([{ name, version: old }]);
-        await this.exec("rpm", ["-e", "--justdb", "--nodeps", "--noscripts", "--notriggers", `${name}-${old.replace(/^\d+:/, "")}`], { env: ENV, timeoutMs: this.timeoutMs });
+        await this.exec("rpm", ["-e", "--justdb", "--nodeps", "--noscripts", "--notriggers", `${name}-${withoutEpoch(old)}`], { env: ENV, timeoutMs: this.timeoutMs });
       }
     }
   }
