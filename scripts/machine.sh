@@ -356,7 +356,10 @@ $(INIT=docker dh_postinst docker.service docker.socket)" "$(dh_prerm docker.serv
       control "$w" "$pkg" "$ver" "" "Enhances: docker-ce-cli" ;;
   esac
   (cd "$w" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | xargs -0 -r md5sum >DEBIAN/md5sums)
-  dpkg-deb -Zgzip -z1 -b "$w" "$out" >/dev/null
+  # into a file of its own, then renamed: machines booted together build the same package at once,
+  # and a reader must never see half a file (a corrupt .deb in the pool broke every later repo)
+  dpkg-deb -Zgzip -z1 -b "$w" "$out.part.$$" >/dev/null
+  mv -f "$out.part.$$" "$out"
   rm -rf "$w"
   echo "$out"
 }
@@ -463,7 +466,7 @@ build_rpm() {
     --define "_build_name_fmt %%{NAME}.rpm" --define "__os_install_post %{nil}" --define "debug_package %{nil}" \
     --define "_build_id_links none" --define "_binary_payload w1.gzdio" "$w/$pkg.spec" >"$w/build.log" 2>&1 \
     || { tail -n 20 "$w/build.log" >&2; die "rpmbuild $pkg failed"; }
-  mv "$w/out/$pkg.rpm" "$out"
+  cp "$w/out/$pkg.rpm" "$out.part.$$" && mv -f "$out.part.$$" "$out"   # whole or not at all (see build)
   rm -rf "$w"
   echo "$out"
 }
@@ -490,7 +493,7 @@ which release the host is (9, as on EL9).
 EOF
   rpmbuild -bb --quiet --define "_topdir $w/top" --define "_rpmdir $w/out" --define "_build_name_fmt %%{NAME}.rpm" \
     "$w/machine-release.spec" >"$w/build.log" 2>&1 || { tail -n 20 "$w/build.log" >&2; die "rpmbuild machine-release failed"; }
-  mv "$w/out/machine-release.rpm" "$out"; rm -rf "$w"
+  cp "$w/out/machine-release.rpm" "$out.part.$$" && mv -f "$out.part.$$" "$out"; rm -rf "$w"
   echo "$out"
 }
 
