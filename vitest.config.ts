@@ -7,5 +7,7 @@ export default defineConfig({
     include: ["test/unit/**/*.test.ts"],
     setupFiles: ["test/setup-unit.ts"],
     environment: "node",
+    // CPU-bound and independent (the fault simulator is split in files for this): both cores, not vitest's cores-1
+    maxWorkers: 2,
   },
 });

@@ -4,12 +4,11 @@ import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { createLogger } from "../logging/logger.js";
 import { EXIT } from "../report/exit-codes.js";
-import type { World } from "../upgrade/ports.js";
+import type { World } from "../upgrade/world.js";
 import { createWorld } from "./world.js";
 import { UnsupportedHostError } from "./detect.js";
-import { LockedError } from "./commands/run-locked.js";
+import { LockedError } from "../upgrade/lock.js";
 import { FleetNotConfiguredError, formatFleet, requireFleet } from "./commands/fleet.js";
-import { hostname } from "node:os";
 
 interface Common {
   config?: string;
@@ -24,14 +23,18 @@ async function setup(opts: Common): Promise<{ config: Config; world: World; logg
   const { config } = await loadConfig({ flag: opts.config });
   const logger = createLogger(config.log.level);
   const world = await createWorld(config, logger);
-  opened.push(world);
+  opened.add(world);
   return { config, world, logger };
 }
 
-/** Worlds of this process: their fleet clients hold connections open, closed when the command ends. */
-const opened: World[] = [];
+/** Worlds of this process: their fleet clients hold connections open, closed when the command ends (or the daemon reloads). */
+const opened = new Set<World>();
+async function closeWorld(world: World): Promise<void> {
+  opened.delete(world);
+  await world.fleet?.close().catch(() => undefined);
+}
 async function closeAll(): Promise<void> {
-  await Promise.all(opened.splice(0).map((w) => (w.fleet ? w.fleet.close().catch(() => undefined) : Promise.resolve())));
+  await Promise.all([...opened].map(closeWorld));
 }
 
 const EPILOG = `
@@ -52,9 +55,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   const upgrade = async (opts: Common & { dryRun?: boolean; to?: string }) => {
     const { world } = await setup(opts);
-    const { upgradeCommand } = await import("./commands/upgrade.js");
+    const { sessionCommand } = await import("./commands/upgrade.js");
     const { printReport, printResult } = await output();
-    const reports = await upgradeCommand(world, { dryRun: opts.dryRun === true, to: opts.to });
+    const reports = await sessionCommand(world, { command: "upgrade", dryRun: opts.dryRun === true, to: opts.to });
     const last = reports.at(-1)!;
     if (opts.json) printResult(true, reports.length === 1 ? last : reports, "");
     else for (const r of reports) printReport(false, r);
@@ -86,11 +89,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(jsonOpt())
     .action(async (opts: Common) => {
       const { world } = await setup(opts);
-      const { recoverCommand } = await import("./commands/recover.js");
+      const { sessionCommand } = await import("./commands/upgrade.js");
       const { printReport } = await output();
-      const report = await recoverCommand(world);
-      // the host is healthy again: its own halt of the fleet group goes
-      if (world.fleet && report.exitCode === EXIT.ok) await world.fleet.clear(world.config.fleet?.host ?? hostname());
+      // a fleet halt is lifted only by the recovery of the very run that was lost (see README: Fleets)
+      const report = (await sessionCommand(world, { command: "recover" })).at(-1)!;
       printReport(opts.json === true, report);
       setExit(report.exitCode);
     });
@@ -101,7 +103,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(configOpt())
     .action(async (opts: Common) => {
       const { daemonCommand } = await import("./commands/daemon.js");
-      setExit(await daemonCommand(opts.config, setup));
+      setExit(await daemonCommand(opts.config, setup, closeWorld));
     });
 
   program

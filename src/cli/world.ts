@@ -14,7 +14,7 @@ import { nodeProbeCheck } from "../probes/transport.js";
 import { createHookRunner } from "../hooks/hooks.js";
 import { createWebhookNotifier } from "../notify/webhook.js";
 import type { ServiceManagerPort } from "../ports/service.js";
-import type { World } from "../upgrade/ports.js";
+import type { World } from "../upgrade/world.js";
 import { detectPackageManager } from "./detect.js";
 import { SystemdOfflineHold } from "../adapters/service-hold/systemd-offline.js";
 import { PolicyRcdHold } from "../adapters/service-hold/policy-rc-d.js";

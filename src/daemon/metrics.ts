@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { Gauge, Registry } from "prom-client";
 import { splitHostPort } from "../probes/transport.js";
 import { statusCommand } from "../status/status.js";
-import type { World } from "../upgrade/ports.js";
+import type { World } from "../upgrade/world.js";
 
 export interface Metrics {
   refresh(): Promise<void>;

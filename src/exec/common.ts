@@ -1,3 +1,5 @@
+import { readdir, readFile } from "node:fs/promises";
+
 /** execa, loaded at the first process (not at start-up: the idle daemon starts none). */
 let loaded: Promise<typeof import("execa")> | null = null;
 const loadExeca = () => (loaded ??= import("execa"));
@@ -11,6 +13,8 @@ export interface RawResult {
   all: string;
   timedOut: boolean;
   failedToStart: string | undefined;
+  /** What made it fail, when something did (execa's error). */
+  cause: unknown;
 }
 
 export interface RawOptions {
@@ -20,17 +24,61 @@ export interface RawOptions {
   input?: string | undefined;
 }
 
-/** The only place that starts processes. Never a shell: the program and an argv array. */
+/** The parent of every process, from /proc/PID/stat (the field after the parenthesised name). */
+async function parents(): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const name of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, "utf8").catch(() => null);
+    const m = stat ? /\)\s+\S\s+(\d+)/.exec(stat) : null;
+    if (m) out.set(Number(name), Number(m[1]));
+  }
+  return out;
+}
+
+/** `pid` and every process below it, whatever session or group it went to (apt-get starts dpkg in a session of its own). */
+export async function processTree(pid: number): Promise<number[]> {
+  const ppid = await parents();
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of ppid) if (parent === tree[i] && !tree.includes(child)) tree.push(child);
+  return tree;
+}
+
+const send = (pid: number, signal: NodeJS.Signals): void => {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
+  }
+};
+
+/**
+ * Ends a command and everything it started: the tree is frozen (nothing in it starts anything new),
+ * sent SIGTERM and thawed; whatever of it is left 5 s later gets SIGKILL. The tree is read once, at
+ * the timeout: a process whose parent exits is handed to init, out of reach of a later look.
+ */
+async function endTree(pid: number): Promise<void> {
+  const tree = await processTree(pid);
+  for (const p of tree) send(p, "SIGSTOP");
+  for (const p of tree) send(p, "SIGTERM");
+  for (const p of tree) send(p, "SIGCONT");
+  setTimeout(() => {
+    for (const p of tree) send(p, "SIGKILL");
+  }, 5_000).unref();
+}
+
+/**
+ * The only place that starts processes. Never a shell: the program and an argv array. A command that
+ * outlives its timeout is ended with everything it started (SIGTERM, then SIGKILL 5 s later): a dpkg
+ * left running would keep the package database locked through the rollback that follows.
+ */
 export async function spawnRaw(file: string, args: readonly string[], options: RawOptions): Promise<RawResult> {
   const { execa } = await loadExeca();
-  const result = await execa(file, args, {
+  const child = execa(file, args, {
     reject: false,
     shell: false,
     stdin: options.input === undefined ? "ignore" : "pipe",
     input: options.input,
-    timeout: options.timeoutMs,
-    killSignal: "SIGTERM",
-    forceKillAfterDelay: 5_000,
     env: options.env,
     extendEnv: true,
     cwd: options.cwd,
@@ -38,14 +86,22 @@ export async function spawnRaw(file: string, args: readonly string[], options: R
     maxBuffer: 64 * 1024 * 1024,
     all: true,
   });
-  const startError = result.failed && result.exitCode === undefined && !result.timedOut && !result.isTerminated;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (child.pid !== undefined) void endTree(child.pid);
+  }, options.timeoutMs);
+  const result = await child;
+  clearTimeout(timer);
+  const startError = result.failed && result.exitCode === undefined && !timedOut && !result.isTerminated;
   return {
-    exitCode: result.exitCode,
+    exitCode: timedOut ? undefined : result.exitCode,
     signal: result.signal,
     stdout: String(result.stdout ?? ""),
     stderr: String(result.stderr ?? ""),
     all: String(result.all ?? ""),
-    timedOut: result.timedOut,
+    timedOut,
     failedToStart: startError ? (result.cause instanceof Error ? result.cause.message : result.shortMessage) : undefined,
+    cause: result.failed ? (result.cause ?? undefined) : undefined,
   };
 }

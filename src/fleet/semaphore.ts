@@ -16,6 +16,8 @@ export interface Halt {
   runId: string;
   reason: string;
   at: string;
+  /** failed: the run failed or was rolled back; lost: its lease expired mid-upgrade (seen by another host). Absent in records of older versions: failed. */
+  kind?: "failed" | "lost";
 }
 
 export interface HostRecord {
@@ -65,7 +67,7 @@ export type Decision =
 export function decide(state: GroupState, alive: ReadonlySet<string>, req: SlotRequest, compare: (a: string, b: string) => number): Decision {
   const lost = state.holders.find((h) => !alive.has(h.host) && !(h.host === req.host && h.lease === req.lease));
   if (lost && !state.halted) {
-    const halt: Halt = { host: lost.host, runId: lost.runId, reason: "lost mid-upgrade: its lease expired without a success record", at: req.now };
+    const halt: Halt = { host: lost.host, runId: lost.runId, reason: "lost mid-upgrade: its lease expired without a success record", at: req.now, kind: "lost" };
     return { kind: "halt-lost", lost, next: { ...state, halted: halt } };
   }
   if (state.halted) return { kind: "halted", halt: state.halted };
@@ -100,10 +102,34 @@ export interface ReleaseRequest {
 
 /** Gives the slot back; a failed run halts the group with the host, the run and the reason. */
 export function release(state: GroupState, req: ReleaseRequest): GroupState {
-  const halted = req.ok ? state.halted : (state.halted ?? { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now });
+  const halted = req.ok ? state.halted : (state.halted ?? { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" as const });
   return {
     ...state,
     holders: state.holders.filter((h) => !(h.host === req.host && h.lease === req.lease)),
+    halted,
+    hosts: { ...state.hosts, [req.host]: { version: req.version, runId: req.runId, outcome: req.outcome, at: req.now } },
+  };
+}
+
+/**
+ * The record of a run whose process died holding its slot, finished by that host's recovery: the
+ * holder goes, the host's version is recorded. A failure halts the group (a halt that named the run as
+ * lost now gives the real reason). A healthy end lifts only the halt another host set when it saw this
+ * very run lost; a halt for a failure stays until an operator clears it.
+ */
+export function settleRun(state: GroupState, req: Omit<ReleaseRequest, "lease">): GroupState {
+  const mine = state.halted?.runId === req.runId;
+  const failedHalt: Halt = { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" };
+  const halted = req.ok
+    ? mine && state.halted?.kind === "lost"
+      ? null
+      : state.halted
+    : mine || !state.halted
+      ? failedHalt
+      : state.halted;
+  return {
+    ...state,
+    holders: state.holders.filter((h) => h.runId !== req.runId),
     halted,
     hosts: { ...state.hosts, [req.host]: { version: req.version, runId: req.runId, outcome: req.outcome, at: req.now } },
   };

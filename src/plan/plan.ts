@@ -61,6 +61,19 @@ export type Resolution =
   | { kind: "up-to-date"; check: CheckResult }
   | { kind: "refused"; check: CheckResult };
 
+/**
+ * The version of an engine-family package (the CLI, rootless extras) that goes with the engine's
+ * target: the same version string (deb), else the same version-release without the epoch (rpm:
+ * docker-ce 3:24.0.9-1.el9, docker-ce-cli 1:24.0.9-1.el9), else the same upstream release. None: the
+ * package stays as it is (never a release the engine is not on).
+ */
+export function followEngine(scheme: VersionScheme, engineTarget: string, versions: readonly string[]): string | undefined {
+  if (versions.includes(engineTarget)) return engineTarget;
+  const bare = (v: string) => v.replace(/^\d+:/, "");
+  const newest = (list: string[]) => [...list].sort((a, b) => scheme.compare(b, a))[0];
+  return newest(versions.filter((v) => bare(v) === bare(engineTarget))) ?? newest(versions.filter((v) => scheme.upstream(v) === scheme.upstream(engineTarget)));
+}
+
 /** The engine's target and each companion's: engine-family follows the engine, containerd/runc take their newest patch. */
 export function resolveTargets(
   scheme: VersionScheme,
@@ -82,7 +95,7 @@ export function resolveTargets(
     const versions = available[p.name] ?? [];
     let version: string | undefined;
     if (role === "engine-family") {
-      version = versions.includes(engineTarget) ? engineTarget : patchCandidates({ scheme, installed: p.version, available: versions, deny: allDeny })[0];
+      version = followEngine(scheme, engineTarget, versions);
     } else if (role === "containerd" || role === "runc") {
       version = patchCandidates({ scheme, installed: p.version, available: versions, deny: [] })[0];
     }

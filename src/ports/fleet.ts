@@ -1,11 +1,20 @@
 import type { GroupState, Holder } from "../fleet/semaphore.js";
 
+/** How a run that held a slot ended. ok false halts the group with the reason. */
+export interface RunResult {
+  ok: boolean;
+  /** The engine package version the host is on now. */
+  version: string;
+  outcome: string;
+  reason: string | null;
+}
+
 /** A fleet slot held by this run. */
 export interface FleetSlot {
   /** Throws unless this run still holds its slot (its lease alive, its name among the holders): the fence. */
   assertHeld(): Promise<void>;
   /** Gives the slot back; a failed run (ok false) halts the group with the reason. */
-  release(result: { ok: boolean; version: string; outcome: string; reason: string | null }): Promise<void>;
+  release(result: RunResult): Promise<void>;
 }
 
 export type Acquired = { kind: "slot"; slot: FleetSlot; target: string } | { kind: "deferred"; reason: string } | { kind: "halted"; reason: string };
@@ -28,6 +37,12 @@ export interface FleetPort {
   rolloutTarget(installed: string): Promise<string | null>;
   /** Waits for a slot until `deadline` (epoch ms) or `signal`; halted groups grant nothing. */
   acquire(request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired>;
+  /**
+   * Finishes the fleet record of a run whose process died holding a slot (recovery): its holder
+   * record goes, the host's version is recorded; ok false halts the group, ok true lifts a halt that
+   * names this very run (the host was seen lost mid-upgrade, and is healthy again).
+   */
+  settleRun(runId: string, result: RunResult): Promise<void>;
   status(): Promise<FleetStatus>;
   clear(host: string): Promise<void>;
   setPaused(paused: boolean): Promise<void>;

@@ -2,36 +2,78 @@ import type { ContainerState, EngineInfo } from "./docker.js";
 import type { PackageTarget } from "./packages.js";
 
 /**
- * Where a run stands, written (and fsynced) BEFORE the action it names, so that after a crash
- * recovery knows what may have been under way.
+ * The step a run is in, written (and fsynced) BEFORE the action it names, so that after a crash
+ * recovery knows what may have been under way. Recovery does not trust it alone: it reads the host
+ * too (installed versions, dockerd up or not, the build that answers).
  */
 export type JournalState =
-  | "fetched" //        packages downloaded; nothing on the host changed yet
+  | "fetched" //        packages downloaded; nothing on the host changed yet (the commit point)
+  | "repairing" //      finishing an interrupted package run (dpkg --configure -a, rpm duplicates)
   | "installing" //     package manager running (staged: daemon still up; stop-first: daemon down)
-  | "installed" //      new packages in place
+  | "installed" //      the set the run goes to is in place
   | "stopping" //       asked the service manager to stop dockerd
   | "stopped" //        dockerd is down, by our hand
   | "starting" //       asked the service manager to start dockerd
   | "started" //        the API answered again
-  | "rolling-back" //   installing the previous versions
+  | "verified" //       the forward run passed its verification
   | "done";
 
+/** Which way the run goes: to the target versions, or back to the previous ones. */
+export type Direction = "forward" | "undo";
+
+/** The two package sets a run knows: what was installed before it, and what it installs. */
+export type PackageSet = "previous" | "target";
+
 export interface Journal {
-  version: 1;
+  version: 2;
   runId: string;
   pid: number;
   startedAt: string;
   order: "staged" | "stop-first";
   state: JournalState;
-  /** Versions installed before the run (what a rollback restores). */
+  direction: Direction;
+  /** Why the run turned back: the step that failed. null while it goes forward (or was undone for no fault of the release). */
+  failure: { message: string; step: string } | null;
+  /** The set installed when dockerd was last started (at first: the one it ran on): which build answers, where the API cannot tell. */
+  startedOn: PackageSet;
+  /** Versions installed before the run (what an undo restores). */
   previous: PackageTarget[];
   target: PackageTarget[];
   targetDir: string;
   rollbackDir: string;
   restartContainerd: boolean;
-  /** Holds the run released and must put back. */
-  releasedHolds: string[];
+  /** Package holds: those in force before the run (lifted for its installs), and those it leaves in force. */
+  holds: { before: string[]; after: string[] };
   snapshot: ContainerState[];
   engineOptions: Pick<EngineInfo, "driver" | "dockerRootDir" | "cgroupDriver"> | null;
-  transitions: { state: JournalState; at: string }[];
+  /** The run took a fleet slot: whoever finishes the run gives it back, or halts the group. */
+  fleetSlot: boolean;
+  transitions: { state: JournalState; direction: Direction; at: string }[];
+}
+
+/** A journal as an earlier version of the tool wrote it (version 1): read, so that an upgrade of the tool mid-run is recovered too. */
+interface JournalV1 extends Omit<Journal, "version" | "state" | "direction" | "failure" | "startedOn" | "holds" | "fleetSlot" | "transitions"> {
+  version: 1;
+  state: Exclude<JournalState, "repairing" | "verified"> | "rolling-back";
+  releasedHolds: string[];
+  transitions: { state: string; at: string }[];
+}
+
+/** The journal as this version reads it, from whichever version wrote it. */
+export function migrateJournal(raw: Journal | JournalV1): Journal {
+  if (raw.version === 2) return raw;
+  const { releasedHolds, state, transitions, ...rest } = raw;
+  const undo = state === "rolling-back";
+  return {
+    ...rest,
+    version: 2,
+    state: undo ? "installing" : state,
+    direction: undo ? "undo" : "forward",
+    failure: undo ? { message: "interrupted while rolling back", step: "rollback" } : null,
+    // version 1 did not record it; the API's answer decides where the releases differ
+    startedOn: state === "starting" || state === "started" ? "target" : "previous",
+    holds: { before: releasedHolds, after: releasedHolds },
+    fleetSlot: false,
+    transitions: transitions.map((t) => ({ state: t.state === "rolling-back" ? "installing" : (t.state as JournalState), direction: t.state === "rolling-back" ? "undo" : "forward", at: t.at })),
+  };
 }

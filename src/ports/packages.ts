@@ -33,6 +33,10 @@ export interface InstallOptions {
 export interface PackageManagerPort {
   readonly kind: "apt" | "dnf";
   readonly scheme: VersionScheme;
+  /** What an operator runs to settle an inconsistent package database by hand, for messages. */
+  readonly repairHint: string;
+  /** The operator's command that lists holds, for messages. */
+  readonly holdsHint: string;
   refresh(): Promise<void>;
   /** The named packages that are installed (absent ones are left out). */
   installed(names: readonly string[]): Promise<InstalledPackage[]>;

@@ -79,7 +79,7 @@ export class ProbeRunner {
   }
 
   async stop(): Promise<ProbeResult[]> {
-    this.controller.abort();
+    this.controller.abort("probes stopped");
     await Promise.all(this.loops);
     const end = this.clock.now();
     return this.probes.map((p) => {

@@ -55,7 +55,8 @@ export interface RunReport {
   order: "staged" | "stop-first" | null;
   engineVersion: { before: string | null; after: string | null };
   snapshot: { id: string; name: string; status: string; pid: number; startedAt: string; paused: boolean }[];
-  recovery: { found: string; actions: string[] } | null;
+  /** A recovery: the run it finished or undid (null when there was none), what it found, the steps it took. */
+  recovery: { runId: string | null; found: string; actions: string[] } | null;
   /** With a fleet: the group, how long the run waited for its slot, and the requests it made to the coordination service. */
   fleet: { backend: "etcd" | "fleetlock"; group: string; waitedMs: number; requests: number } | null;
   exitCode: number;

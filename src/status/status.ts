@@ -1,5 +1,5 @@
 import { badTargets, type BadTarget } from "../history/bad-targets.js";
-import type { World } from "../upgrade/ports.js";
+import type { World } from "../upgrade/world.js";
 import { knownPackages } from "../plan/roles.js";
 import { resolveTargets, selectPackages } from "../plan/plan.js";
 import { nextWindow } from "../schedule/windows.js";

@@ -1,5 +1,5 @@
 import type { InstallOptions, PackageTarget } from "../ports/packages.js";
-import type { World } from "./ports.js";
+import type { World } from "./world.js";
 
 /** An install with the package scripts' service actions held: the run restarts dockerd itself, once. */
 export async function installHeld(world: World, targets: readonly PackageTarget[], options: InstallOptions): Promise<void> {

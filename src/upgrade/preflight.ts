@@ -4,8 +4,8 @@ import type { ContainerState, EngineInfo, EngineVersion } from "../ports/docker.
 import type { CheckResult } from "../report/report.js";
 import { containerdVerdict, containerHazards, fail, pass, unitVerdicts } from "../checks/verdicts.js";
 import { buildPlan, judgeSimulation, resolveTargets, selectPackages, type UpgradePlan } from "../plan/plan.js";
-import { knownPackages } from "../plan/roles.js";
-import type { World } from "./ports.js";
+import { knownPackages, roleOf } from "../plan/roles.js";
+import type { World } from "./world.js";
 import { takeSnapshot } from "./snapshot.js";
 
 export interface PreflightResult {
@@ -17,6 +17,8 @@ export interface PreflightResult {
   version: EngineVersion | null;
   info: EngineInfo | null;
   snapshot: ContainerState[];
+  /** The engine's installed packages the run manages (client plugins left out). */
+  packages: string[];
 }
 
 
@@ -27,7 +29,7 @@ export interface PreflightResult {
 export async function preflight(world: World, options: { to?: string | undefined; dryRun: boolean }): Promise<PreflightResult> {
   const { docker, packages, config } = world;
   const checks: CheckResult[] = [];
-  const result: PreflightResult = { checks, verdict: "refused", plan: null, engine: { package: null, from: null, to: null }, version: null, info: null, snapshot: [] };
+  const result: PreflightResult = { checks, verdict: "refused", plan: null, engine: { package: null, from: null, to: null }, version: null, info: null, snapshot: [], packages: [] };
   const refused = (): PreflightResult => ({ ...result, verdict: "refused" });
 
   try {
@@ -59,12 +61,13 @@ export async function preflight(world: World, options: { to?: string | undefined
   checks.push(selection.check);
   if (!selection.engine) return refused();
   const engine = selection.engine;
+  result.packages = selection.packages.filter((p) => roleOf(p.name) !== "plugin").map((p) => p.name);
   result.engine = { package: engine.name, from: engine.version, to: null };
 
   const broken = installed.filter((p) => !p.ok);
   checks.push(
     broken.length || audit.length
-      ? fail("package-state", `the package database is not consistent (${[...broken.map((p) => `${p.name} ${p.status}`), ...audit.slice(0, 3)].join("; ")}); ${packages.kind === "dnf" ? "run docker-live-upgrade recover after an interrupted run, else settle what dnf check reports" : "run dpkg --configure -a first"}`)
+      ? fail("package-state", `the package database is not consistent (${[...broken.map((p) => `${p.name} ${p.status}`), ...audit.slice(0, 3)].join("; ")}); ${packages.repairHint}`)
       : pass("package-state", "every package is fully installed"),
   );
 
@@ -144,7 +147,7 @@ export async function preflight(world: World, options: { to?: string | undefined
   ]);
   checks.push(holder ? fail("package-lock", `the package database is locked by ${holder}; wait for it to finish`) : pass("package-lock", "the package database is not locked"));
   if (held.length && !config.packages.hold) {
-    checks.push(fail("package-holds", `${held.join(", ")} held by someone else (${packages.kind === "dnf" ? "dnf versionlock list" : "apt-mark showhold"}); release the hold, or set packages.hold: true to let the upgrader manage holds`));
+    checks.push(fail("package-holds", `${held.join(", ")} held by someone else (${packages.holdsHint}); release the hold, or set packages.hold: true to let the upgrader manage holds`));
   } else {
     checks.push(pass("package-holds", held.length ? `${held.join(", ")} held by the upgrader between runs` : "no holds on the planned packages"));
   }

@@ -1,16 +1,15 @@
-import { installHeld } from "./install.js";
+import type { Journal } from "../ports/journal.js";
 import type { RunReport } from "../report/report.js";
-import { type RunContext } from "./context.js";
-import { restartDaemon, startDaemon } from "./daemon-cycle.js";
-import { harmed } from "./diff.js";
-import { decideRecovery, type Journal } from "./journal.js";
-import type { World } from "./ports.js";
-import { EXIT } from "../report/exit-codes.js";
 import { emptyReport, newRunId } from "../report/skeleton.js";
-import { describeHost } from "./host-state.js";
-import { StepRecorder, errorMessage } from "./steps.js";
-import { verifyAfterStart, settleContainers } from "./verify.js";
+import type { MachineContext } from "./context.js";
+import { runMachine } from "./drive.js";
+import { noAttempts } from "./machine.js";
+import { observe } from "./observe.js";
+import { startProbes } from "./run.js";
+import { StepRecorder } from "./steps.js";
+import type { World } from "./world.js";
 
+/** A package run the crash orphaned may still be going: let it finish before the database is judged. */
 async function waitForPackageLock(world: World): Promise<void> {
   const deadline = world.clock.now() + world.config.packages.timeout;
   for (;;) {
@@ -22,94 +21,46 @@ async function waitForPackageLock(world: World): Promise<void> {
   }
 }
 
-
-async function daemonUp(world: World): Promise<boolean> {
-  return world.docker.ping(2_000).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
- * Finishes or undoes the run a journal describes, and never leaves dockerd stopped. Exit 0 when the
- * host ends healthy (daemon up, package database consistent), 1 otherwise.
+ * Finishes or undoes the run a journal describes: the state machine resumed from the journal and from
+ * what the host shows. It never leaves dockerd stopped; the outcome is what the host shows at the end.
  */
 export async function recoverRun(world: World, journal: Journal): Promise<RunReport> {
-  const { clock, packages, logger } = world;
+  const { clock, logger } = world;
   const report = emptyReport(newRunId(clock.now()), "recover", clock.now(), false);
   const steps = new StepRecorder(clock);
   report.steps = steps.steps;
   report.order = journal.order;
   const engineTarget = journal.target[0];
-  const enginePrev = journal.previous.find((p) => p.name === engineTarget?.name);
-  report.engine = { package: engineTarget?.name ?? null, from: enginePrev?.version ?? null, to: engineTarget?.version ?? null };
+  report.engine = { package: engineTarget?.name ?? null, from: journal.previous.find((p) => p.name === engineTarget?.name)?.version ?? null, to: engineTarget?.version ?? null };
   report.packages = journal.target.map((t) => ({ name: t.name, from: journal.previous.find((p) => p.name === t.name)?.version ?? null, to: t.version }));
+  report.snapshot = journal.snapshot.map((c) => ({ id: c.id, name: c.name, status: c.status, pid: c.pid, startedAt: c.startedAt, paused: c.paused }));
+  report.recovery = { runId: journal.runId, found: `run ${journal.runId} interrupted at "${journal.state}" going ${journal.direction === "forward" ? "forward" : "back"}${journal.failure ? ` (after ${journal.failure.step} failed: ${journal.failure.message})` : ""}`, actions: [] };
+  logger.warn({ runId: journal.runId, state: journal.state, direction: journal.direction }, "recovering an unfinished run");
 
-  // A package run the crash orphaned may still be going: let it finish before judging the database.
+  // a crashed run's policy-rc.d would hold every package's service actions on this host: first thing
+  await steps.run("release-service-hold", () => world.serviceHold.release()).catch((err: unknown) => logger.error({ err }, "could not release the service hold"));
   await steps.run("wait-package-lock", () => waitForPackageLock(world)).catch((err: unknown) => logger.warn({ err }, "the package database is still locked"));
-  // The package database first: what is installed decides whether to finish or undo.
-  if (journal.state === "installing" || journal.state === "rolling-back") {
-    await steps.run("repair", () => packages.repair()).catch((err: unknown) => logger.warn({ err }, "dpkg --configure -a failed"));
-  }
-  const installed = Object.fromEntries(
-    (await packages.installed(journal.target.map((t) => t.name))).map((p) => [p.name, p.ok ? p.version : undefined]),
-  );
-  const plan = decideRecovery(journal, { installed, daemonUp: await daemonUp(world) });
-  report.recovery = { found: `run ${journal.runId} ${plan.reason}`, actions: plan.actions };
-  logger.warn({ runId: journal.runId, state: journal.state, actions: plan.actions }, "recovering an unfinished run");
-
-  const ctx: RunContext = { world, steps, journal, stopAt: null, downtimeMs: null, daemonDownByUs: false, everStopped: false };
-  let failed: string | null = null;
-  try {
-    for (const action of plan.actions) {
-      switch (action) {
-        case "release-service-hold":
-          await world.serviceHold.release();
-          break;
-        case "repair-packages":
-          break; // done above, before deciding
-        case "install-previous":
-          await steps.run("install-previous", () => installHeld(world, journal.previous, { from: journal.rollbackDir, allowDowngrades: true, reinstall: true }));
-          break;
-        case "start-daemon":
-          ctx.daemonDownByUs = true;
-          ctx.stopAt = clock.now();
-          await startDaemon(ctx, { restartContainerd: journal.restartContainerd });
-          break;
-        case "restart-daemon":
-          await restartDaemon(ctx, journal.restartContainerd);
-          break;
-        case "verify":
-          if (plan.direction === "forward") {
-            const v = await steps.run("verify", () => verifyAfterStart(world, journal, journal.target));
-            report.checks.push(...v.checks);
-            report.containers = v.containers;
-            report.engineVersion.after = v.engineVersion;
-          } else {
-            report.containers = await steps.run("verify", () => settleContainers(world, journal.snapshot, world.config.upgrade.settle));
-          }
-          break;
-        case "reapply-holds":
-          await packages.setHold(journal.releasedHolds, true);
-          break;
-      }
-    }
-  } catch (err) {
-    failed = errorMessage(err);
-    report.error = { message: failed, step: steps.steps.at(-1)?.name ?? "recover" };
-  }
-  report.daemonDowntimeMs = ctx.downtimeMs;
-  const host = await describeHost(world, false);
-  report.hostState = host.text;
-  const healthy = host.daemonUp && host.packagesConsistent;
-  if (healthy) {
-    await world.state.closeJournal(journal.runId);
-    await world.state.pruneCache(null);
-  }
-  const lost = report.containers ? harmed(report.containers) : 0;
-  report.outcome = !healthy || failed ? "failed" : plan.direction === "undo" ? "rolled-back" : plan.direction === "forward" ? "upgraded" : "up-to-date";
-  report.exitCode = healthy && !failed ? EXIT.ok : EXIT.failed;
-  if (lost) logger.warn({ containers: report.containers }, "containers changed across the interrupted run");
-  report.finishedAt = new Date(clock.now()).toISOString();
+  const ctx: MachineContext = {
+    world,
+    mode: "recover",
+    journal,
+    report,
+    steps,
+    view: await observe(world, [...new Set([...journal.target, ...journal.previous].map((t) => t.name))]),
+    tried: noAttempts(),
+    verified: false,
+    window: { downSince: null, cycleStart: null, downtimeMs: null },
+    beforeStop: () => Promise.resolve(null),
+    probes: startProbes(world),
+    facts: { run_id: journal.runId, engine_package: engineTarget?.name ?? "", from: report.engine.from ?? "", to: report.engine.to ?? "", socket: world.config.docker.socket },
+    releaseFleet: journal.fleetSlot && world.fleet ? (result) => world.fleet!.settleRun(journal.runId, result) : null,
+    bestEffortJournal: false,
+    journalBehind: null,
+    acted: false,
+    undoErrors: [],
+  };
+  await runMachine(ctx);
+  if (report.containers && report.containers.restarted.length + report.containers.missing.length) logger.warn({ containers: report.containers }, "containers changed across the interrupted run");
   return report;
 }

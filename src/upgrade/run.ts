@@ -1,24 +1,20 @@
-import { ProbeRunner, dockerApiProbe } from "../probes/probe-runner.js";
-import { EXIT } from "../report/exit-codes.js";
-import { emptyReport, newRunId } from "../report/skeleton.js";
-import { describeHost } from "./host-state.js";
-import { installHeld } from "./install.js";
-import type { CheckResult, Outcome, RunReport } from "../report/report.js";
-import { transition, type RunContext } from "./context.js";
-import { restartDaemon, startDaemon, stopDaemon } from "./daemon-cycle.js";
-import { harmed } from "./diff.js";
-import type { InterruptGate } from "./interrupt.js";
-import type { Journal } from "./journal.js";
-import type { World } from "./ports.js";
-import { preflight } from "./preflight.js";
-import { rollback } from "./rollback.js";
-import { StepError, StepRecorder, errorMessage } from "./steps.js";
-import { releaseOf } from "../versions/scheme.js";
-import { verifyAfterStart } from "./verify.js";
-import { takeSnapshot } from "./snapshot.js";
+import type { Journal } from "../ports/journal.js";
+import type { FleetSlot } from "../ports/fleet.js";
 import type { ContainerState } from "../ports/docker.js";
 import type { HookKind, HookResult } from "../hooks/hooks.js";
-import type { Acquired, FleetSlot } from "../ports/fleet.js";
+import type { UpgradePlan } from "../plan/plan.js";
+import { ProbeRunner, dockerApiProbe } from "../probes/probe-runner.js";
+import { EXIT } from "../report/exit-codes.js";
+import type { CheckResult, Outcome, RunReport } from "../report/report.js";
+import { emptyReport, newRunId } from "../report/skeleton.js";
+import type { MachineContext, StopVeto } from "./context.js";
+import { runMachine } from "./drive.js";
+import type { InterruptGate } from "./interrupt.js";
+import { noAttempts, type HostView } from "./machine.js";
+import { preflight, type PreflightResult } from "./preflight.js";
+import { takeSnapshot } from "./snapshot.js";
+import { StepError, StepRecorder, errorMessage } from "./steps.js";
+import type { World } from "./world.js";
 
 export interface UpgradeOptions {
   dryRun: boolean;
@@ -33,6 +29,8 @@ export interface UpgradeOptions {
   fleetDeadline?: number | undefined;
 }
 
+const UNTOUCHED = "unchanged: nothing was stopped, installed or downloaded";
+
 const hookChecks = (kind: HookKind, results: readonly HookResult[]): CheckResult[] =>
   results.map((h) => ({ name: `hook:${kind}:${h.argv[0]}`, ok: h.ok, message: h.message, level: "error" }));
 
@@ -41,120 +39,136 @@ const summarize = (containers: readonly ContainerState[]): RunReport["snapshot"]
 
 const errorOf = (err: unknown, fallbackStep: string) => ({ message: errorMessage(err), step: err instanceof StepError ? err.step : fallbackStep });
 
-/**
- * One live upgrade: preflight, snapshot, download, then (staged) install with service actions held,
- * one restart; or (stop-first) stop, install, start; then verify, roll back on failure, report.
- * Every state that changes the host is journaled before it is entered.
- */
-export async function runUpgrade(world: World, options: UpgradeOptions): Promise<RunReport> {
-  const { clock, config, logger } = world;
-  const started = clock.now();
-  const report = emptyReport(newRunId(started), "upgrade", started, options.dryRun);
-  const steps = new StepRecorder(clock);
-  report.steps = steps.steps;
-  const finish = (outcome: Outcome, exitCode: number, hostState: string): RunReport => {
-    report.outcome = outcome;
-    report.exitCode = exitCode;
-    report.hostState = hostState;
-    report.finishedAt = new Date(clock.now()).toISOString();
-    return report;
-  };
+/** One run's report, its steps and how it ends before the commit point. */
+class Run {
+  readonly report: RunReport;
+  readonly steps: StepRecorder;
 
-  let pre;
+  constructor(
+    readonly world: World,
+    readonly options: UpgradeOptions,
+  ) {
+    this.report = emptyReport(newRunId(world.clock.now()), "upgrade", world.clock.now(), options.dryRun);
+    this.steps = new StepRecorder(world.clock);
+    this.report.steps = this.steps.steps;
+  }
+
+  end(outcome: Outcome, exitCode: number, hostState: string, error: RunReport["error"] = this.report.error): RunReport {
+    Object.assign(this.report, { outcome, exitCode, hostState, error, finishedAt: new Date(this.world.clock.now()).toISOString() });
+    return this.report;
+  }
+}
+
+/** The preflight and the pre hooks: a plan to carry out, or the run's end (refused, up to date, dry run). */
+async function planRun(run: Run): Promise<{ plan: UpgradePlan; pre: PreflightResult } | RunReport> {
+  const { world, report, steps, options } = run;
+  let pre: PreflightResult;
   try {
     pre = await steps.run("preflight", () => preflight(world, { to: options.to, dryRun: options.dryRun }));
   } catch (err) {
-    report.error = errorOf(err, "preflight");
-    return finish("failed", EXIT.failed, "unchanged: the preflight could not complete, nothing was touched");
+    return run.end("failed", EXIT.failed, "unchanged: the preflight could not complete, nothing was touched", errorOf(err, "preflight"));
   }
-  report.checks = pre.checks;
-  report.engine = pre.engine;
+  Object.assign(report, { checks: pre.checks, engine: pre.engine, snapshot: summarize(pre.snapshot), packages: pre.plan?.changes ?? [], order: world.config.upgrade.order });
   report.engineVersion.before = pre.version?.version ?? null;
-  report.snapshot = summarize(pre.snapshot);
-  report.packages = pre.plan?.changes ?? [];
-  report.order = config.upgrade.order;
-  const untouched = "unchanged: nothing was stopped, installed or downloaded";
-
   if (pre.verdict === "refused") {
     const first = pre.checks.find((c) => !c.ok && c.level === "error");
-    report.error = { message: first ? `${first.name}: ${first.message}` : "refused", step: "preflight" };
-    return finish("refused", EXIT.refused, untouched);
+    return run.end("refused", EXIT.refused, UNTOUCHED, { message: first ? `${first.name}: ${first.message}` : "refused", step: "preflight" });
   }
-  if (pre.verdict === "up-to-date") return finish("up-to-date", EXIT.ok, `unchanged: ${pre.engine.package} ${pre.engine.from} is the target`);
+  if (pre.verdict === "up-to-date") {
+    if (!options.dryRun) await holdUpToDate(run, pre.packages);
+    return run.end("up-to-date", EXIT.ok, `unchanged: ${pre.engine.package} ${pre.engine.from} is the target`);
+  }
+  if (options.dryRun) return run.end("would-upgrade", EXIT.ok, UNTOUCHED);
   const plan = pre.plan!;
-  if (options.dryRun) return finish("would-upgrade", EXIT.ok, untouched);
-
-  const facts = { run_id: report.id, engine_package: plan.engine.name, from: plan.engine.from, to: plan.engine.to, socket: config.docker.socket };
-  const preHooks = await steps.run("hooks-pre", () => world.hooks.run("pre", facts));
+  const facts = { run_id: report.id, engine_package: plan.engine.name, from: plan.engine.from, to: plan.engine.to, socket: world.config.docker.socket };
+  const preHooks = await steps.run("hooks-pre", () => world.hooks.run("pre", facts)).catch((err: unknown) => [{ argv: ["(hooks)"], ok: false, message: errorMessage(err) }]);
   report.checks.push(...hookChecks("pre", preHooks));
-  const failedHook = preHooks.find((h) => !h.ok);
-  if (failedHook) {
-    report.error = { message: `pre hook ${failedHook.argv.join(" ")} failed: ${failedHook.message}`, step: "hooks-pre" };
-    return finish("refused", EXIT.refused, untouched);
-  }
+  const failed = preHooks.find((h) => !h.ok);
+  if (failed) return run.end("refused", EXIT.refused, UNTOUCHED, { message: `pre hook ${failed.argv.join(" ")} failed: ${failed.message}`, step: "hooks-pre" });
+  return { plan, pre };
+}
 
-  // The fleet: a slot after the preflight passed, before anything is downloaded or changed.
-  let slot: FleetSlot | null = null;
-  const fleetRequests0 = world.fleet?.requests ?? 0;
+/** packages.hold: the engine's packages stay held between runs, also when there was nothing to upgrade. */
+async function holdUpToDate(run: Run, names: readonly string[]): Promise<void> {
+  const { world, report } = run;
+  if (!world.config.packages.hold || !names.length) return;
+  try {
+    const held = await world.packages.held(names);
+    const missing = names.filter((n) => !held.includes(n));
+    if (missing.length) await world.packages.setHold(missing, true);
+    report.checks.push({ name: "package-holds", ok: true, message: `${names.join(", ")} held between runs (packages.hold)`, level: "warning" });
+  } catch (err) {
+    report.checks.push({ name: "package-holds", ok: false, message: `could not hold ${names.join(", ")}: ${errorMessage(err)}`, level: "warning" });
+  }
+}
+
+type Slot = { slot: FleetSlot | null; requestsBefore: number };
+
+/** The fleet slot, after the preflight passed and before anything is downloaded or changed. */
+async function takeSlot(run: Run, plan: UpgradePlan): Promise<Slot | RunReport> {
+  const { world, report, steps, options } = run;
+  const fleet = world.fleet;
+  const requestsBefore = fleet?.requests ?? 0;
+  if (!fleet) return { slot: null, requestsBefore };
   const fleetReport = () => {
-    if (world.fleet) report.fleet = { backend: world.fleet.backend, group: config.fleet?.group ?? "", waitedMs: steps.steps.find((s) => s.name === "fleet-slot")?.durationMs ?? 0, requests: world.fleet.requests - fleetRequests0 };
+    report.fleet = { backend: fleet.backend, group: world.config.fleet?.group ?? "", waitedMs: steps.steps.find((s) => s.name === "fleet-slot")?.durationMs ?? 0, requests: fleet.requests - requestsBefore };
   };
-  if (world.fleet) {
-    const deadline = options.fleetDeadline ?? clock.now() + (config.fleet?.wait ?? 0);
-    let got: Acquired;
-    try {
-      got = await steps.run("fleet-slot", () => world.fleet!.acquire({ runId: report.id, target: plan.engine.to }, deadline, options.interrupt.abortSignal));
-    } catch (err) {
-      report.error = errorOf(err, "fleet-slot");
-      fleetReport();
-      return finish("refused", EXIT.refused, untouched);
-    }
-    if (got.kind !== "slot") {
-      fleetReport();
-      report.error = { message: got.reason, step: "fleet-slot" };
-      report.checks.push({ name: "fleet-slot", ok: false, message: got.reason, level: got.kind === "halted" ? "error" : "warning" });
-      return got.kind === "halted" ? finish("refused", EXIT.refused, untouched) : finish("deferred", EXIT.ok, untouched);
-    }
-    slot = got.slot;
-    report.checks.push({ name: "fleet-slot", ok: true, message: `slot granted in group ${config.fleet?.group ?? "?"} (rollout target ${got.target})`, level: "error" });
-  }
-  const giveBack = async (ok: boolean, outcome: string, version: string, reason: string | null) => {
-    if (!slot) return;
-    if (ok && (config.fleet?.soak ?? 0) > 0) await clock.sleep(config.fleet!.soak);
-    await slot.release({ ok, version, outcome, reason }).catch((err: unknown) => logger.error({ err }, "could not give the fleet slot back"));
+  const deadline = options.fleetDeadline ?? world.clock.now() + (world.config.fleet?.wait ?? 0);
+  try {
+    const got = await steps.run("fleet-slot", () => fleet.acquire({ runId: report.id, target: plan.engine.to }, deadline, options.interrupt.abortSignal));
     fleetReport();
-    if (!ok) await world.notifier.notify("fleet-halt", report);
-  };
+    if (got.kind !== "slot") {
+      report.checks.push({ name: "fleet-slot", ok: false, message: got.reason, level: got.kind === "halted" ? "error" : "warning" });
+      return got.kind === "halted" ? run.end("refused", EXIT.refused, UNTOUCHED, { message: got.reason, step: "fleet-slot" }) : run.end("deferred", EXIT.ok, UNTOUCHED, { message: got.reason, step: "fleet-slot" });
+    }
+    report.checks.push({ name: "fleet-slot", ok: true, message: `slot granted in group ${world.config.fleet?.group ?? "?"} (rollout target ${got.target})`, level: "error" });
+    return { slot: got.slot, requestsBefore };
+  } catch (err) {
+    fleetReport();
+    return run.end("refused", EXIT.refused, UNTOUCHED, errorOf(err, "fleet-slot"));
+  }
+}
 
-  const journal: Journal = {
-    version: 1,
-    runId: report.id,
-    pid: process.pid,
-    startedAt: report.startedAt,
-    order: config.upgrade.order,
-    state: "fetched",
-    previous: plan.previous,
-    target: plan.targets,
-    targetDir: await world.state.cacheDir(report.id, "target"),
-    rollbackDir: await world.state.cacheDir(report.id, "rollback"),
-    restartContainerd: plan.restartContainerd,
-    releasedHolds: [],
-    snapshot: pre.snapshot,
-    engineOptions: pre.info ? { driver: pre.info.driver, dockerRootDir: pre.info.dockerRootDir, cgroupDriver: pre.info.cgroupDriver } : null,
-    transitions: [],
-  };
-  const ctx: RunContext = { world, steps, journal, stopAt: null, downtimeMs: null, daemonDownByUs: false, everStopped: false };
-  /** Before the commit point: drop the downloads and end with the host as it was. */
+/**
+ * Before the commit point: the journal's record, the downloads (target and rollback), the fence, the
+ * window, the snapshot. Any failure ends the run with the host as it was and the slot given back.
+ */
+async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: Slot): Promise<Journal | RunReport> {
+  const { world, report, steps, options } = run;
+  const { config } = world;
   const abandon = async (error: RunReport["error"], outcome: Outcome, exitCode: number): Promise<RunReport> => {
-    report.error = error;
     await world.state.pruneCache(null).catch(() => undefined);
     // nothing was changed: the slot goes back without halting the group
-    await giveBack(true, outcome, plan.engine.from, error?.message ?? null);
-    return finish(outcome, exitCode, untouched);
+    await held.slot?.release({ ok: true, version: plan.engine.from, outcome, reason: error?.message ?? null }).catch((err: unknown) => world.logger.error({ err }, "could not give the fleet slot back"));
+    if (world.fleet && report.fleet) report.fleet.requests = world.fleet.requests - held.requestsBefore;
+    return run.end(outcome, exitCode, UNTOUCHED, error);
   };
-
+  let journal: Journal;
   try {
     options.interrupt.throwIfRequested();
+    const names = [...new Set([...plan.targets, ...plan.previous].map((t) => t.name))];
+    const before = await world.packages.held(names);
+    journal = {
+      version: 2,
+      runId: report.id,
+      pid: process.pid,
+      startedAt: report.startedAt,
+      order: config.upgrade.order,
+      state: "fetched",
+      direction: "forward",
+      failure: null,
+      startedOn: "previous",
+      previous: plan.previous,
+      target: plan.targets,
+      targetDir: await world.state.cacheDir(report.id, "target"),
+      rollbackDir: await world.state.cacheDir(report.id, "rollback"),
+      restartContainerd: plan.restartContainerd,
+      holds: { before, after: config.packages.hold ? [...new Set([...before, ...names])] : before },
+      snapshot: pre.snapshot,
+      engineOptions: pre.info ? { driver: pre.info.driver, dockerRootDir: pre.info.dockerRootDir, cgroupDriver: pre.info.cgroupDriver } : null,
+      fleetSlot: held.slot !== null,
+      transitions: [],
+    };
     await steps.run("download", async () => {
       await world.packages.fetch(plan.targets, journal.targetDir);
       await world.packages.fetch(plan.previous, journal.rollbackDir);
@@ -163,121 +177,108 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   } catch (err) {
     return abandon(errorOf(err, "download"), "failed", EXIT.failed);
   }
-
   // The fence: act as the slot's holder only while it still is one (its lease alive, not cleared).
-  if (slot) {
+  if (held.slot) {
     try {
-      await steps.run("fleet-fence", () => slot.assertHeld());
+      await steps.run("fleet-fence", () => held.slot!.assertHeld());
     } catch (err) {
       return abandon(errorOf(err, "fleet-fence"), "refused", EXIT.refused);
     }
   }
   const cancel = options.beforeStop?.(config.upgrade.order === "staged" ? "install" : "stop");
   if (cancel) return abandon({ message: `not stopping dockerd: ${cancel}`, step: "before-stop" }, "refused", EXIT.refused);
-  // The snapshot verification compares against: the containers as they are right before the host changes
-  // (the preflight's may be minutes old after a slow download).
+  // What verification compares against: the containers right before the host changes (the
+  // preflight's may be minutes old after a slow download).
   try {
     journal.snapshot = await steps.run("snapshot", () => takeSnapshot(world.docker));
   } catch (err) {
     return abandon(errorOf(err, "snapshot"), "failed", EXIT.failed);
   }
   report.snapshot = summarize(journal.snapshot);
-  // The commit point: from here on the run finishes to a safe state whatever happens.
-  options.interrupt.commit();
-  await transition(ctx, "fetched");
-  // no outcome yet: the start event carries what is about to happen, not the report's placeholder outcome
-  await world.notifier.notify("start", { id: report.id, startedAt: report.startedAt, engine: report.engine, packages: report.packages, order: report.order });
+  // The commit point: the journal is on disk before anything on the host changes.
+  try {
+    journal.transitions.push({ state: "fetched", direction: "forward", at: new Date(world.clock.now()).toISOString() });
+    await world.state.writeJournal(journal);
+  } catch (err) {
+    return abandon({ message: `could not write the journal: ${errorMessage(err)}`, step: "journal" }, "failed", EXIT.failed);
+  }
+  return journal;
+}
+
+/** Asked right before a forward stop of dockerd: the window still open, the fleet slot still held. */
+function stopGate(run: Run, slot: FleetSlot | null): () => Promise<StopVeto> {
+  const then = run.world.config.upgrade.order === "staged" ? "; the install is undone, dockerd kept serving" : "; dockerd kept serving";
+  return async () => {
+    const late = run.options.beforeStop?.("stop");
+    if (late) return { step: "before-stop", message: `not stopping dockerd: ${late}${then}` };
+    if (slot) {
+      try {
+        await run.steps.run("fleet-fence", () => slot.assertHeld());
+      } catch (err) {
+        return { step: "fleet-fence", message: `${errorMessage(err)}${then}` };
+      }
+    }
+    return null;
+  };
+}
+
+export function startProbes(world: World): ProbeRunner {
+  const { config } = world;
   const probes = new ProbeRunner(
     [...config.probes.map((p) => ({ ...p, counted: true })), ...(config.docker.apiProbeInterval > 0 ? [dockerApiProbe(config.docker.socket, config.docker.apiProbeInterval)] : [])],
     world.probeCheck,
-    clock,
+    world.clock,
   );
   probes.start();
-  if (config.packages.hold) {
-    const held = await world.packages.held(plan.targets.map((t) => t.name));
-    // journal first, then act: a crash right after the release leaves a journal that re-applies them
-    journal.releasedHolds = held;
-    if (held.length) await world.state.writeJournal(journal);
-    await world.packages.setHold(held, false);
-  }
+  return probes;
+}
 
-  let failure: { why: string; step: string } | null = null;
-  try {
-    // FAILURE-MODES #8: the new build must accept the daemon's configuration. Staged, this runs before the
-    // old daemon is stopped: a refusal rolls back with no down window at all.
-    const validateConfig = async () => {
-      const rel = releaseOf(world.packages.scheme.upstream(plan.engine.to));
-      if (!rel || rel.major < 23) return;
-      const v = await steps.run("validate-config", () => world.host.validateDaemonConfig(config.docker.configFile));
-      if (!v) return;
-      report.checks.push({ name: "daemon-config", ok: v.ok, message: `${config.docker.configFile}: ${v.message}`, level: "error" });
-      if (!v.ok) throw new StepError("validate-config", new Error(`the new dockerd rejects ${config.docker.configFile}: ${v.message}`));
-    };
-    const install = async () => {
-      await transition(ctx, "installing");
-      await steps.run("install", () => installHeld(world, plan.targets, { from: journal.targetDir, allowDowngrades: false }));
-      await transition(ctx, "installed");
-      await world.service.reload();
-      await validateConfig();
-    };
-    if (config.upgrade.order === "staged") {
-      await install();
-      // the install may have taken longer than expected: the stop must still fit the window
-      const late = options.beforeStop?.("stop");
-      if (late) throw new StepError("before-stop", new Error(`not stopping dockerd: ${late}; the install is undone, dockerd kept serving`));
-      await restartDaemon(ctx, plan.restartContainerd);
-    } else {
-      await stopDaemon(ctx, { holdActivation: true });
-      await install();
-      await startDaemon(ctx, { restartContainerd: plan.restartContainerd });
-    }
-    const verification = await steps.run("verify", () => verifyAfterStart(world, journal, plan.targets));
-    report.checks.push(...verification.checks);
-    report.containers = verification.containers;
-    report.engineVersion.after = verification.engineVersion;
-    const verifyHooks = await steps.run("hooks-verify", () => world.hooks.run("verify", facts));
-    report.checks.push(...hookChecks("verify", verifyHooks));
-    const threshold = config.upgrade.rollbackOn.probeFailures;
-    if (threshold !== null && probes.failures() > threshold) {
-      report.checks.push({ name: "probes", ok: false, message: `${probes.failures()} probe failures (allowed ${threshold})`, level: "error" });
-    }
-    const failed = report.checks.find((c) => !c.ok && c.level === "error");
-    if (failed) failure = { why: `${failed.name}: ${failed.message}`, step: "verify" };
-  } catch (err) {
-    const e = errorOf(err, "upgrade");
-    failure = { why: e.message, step: e.step };
-  }
+/**
+ * One live upgrade: preflight, fleet slot, download, snapshot, then the state machine from the commit
+ * point (staged: install while dockerd serves, one restart; stop-first: stop, install, start; verify;
+ * back to the previous versions on failure). The report is saved by the machine before it closes the journal.
+ */
+export async function runUpgrade(world: World, options: UpgradeOptions): Promise<RunReport> {
+  const run = new Run(world, options);
+  const planned = await planRun(run);
+  if (!("plan" in planned)) return planned;
+  const { plan, pre } = planned;
+  const held = await takeSlot(run, plan);
+  if (!("requestsBefore" in held)) return held;
+  const journal = await prepare(run, plan, pre, held);
+  if (!("runId" in journal)) return journal;
 
-  let outcome: Outcome = "upgraded";
-  let exitCode: number = EXIT.ok;
-  if (failure) {
-    report.error = { message: failure.why, step: failure.step };
-    const rb = await rollback(ctx, failure.why);
-    report.checks.push(...rb.checks);
-    if (rb.containers) report.containers = rb.containers;
-    outcome = rb.ok ? "rolled-back" : "failed";
-    exitCode = EXIT.failed;
-  }
-
-  // Never leave dockerd stopped by us, whatever went wrong above.
-  if (ctx.daemonDownByUs) {
-    await startDaemon(ctx, { restartContainerd: false, step: "safety-start" }).catch((err: unknown) => {
-      logger.error({ err }, "could not start dockerd");
-    });
-  }
-  if (journal.releasedHolds.length) await world.packages.setHold(journal.releasedHolds, true).catch((err: unknown) => logger.error({ err }, "could not re-apply holds"));
-  report.probes = await probes.stop();
-  report.daemonDowntimeMs = ctx.downtimeMs;
-  const host = await describeHost(world, ctx.daemonDownByUs);
-  if (host.daemonUp && host.packagesConsistent) {
-    await transition(ctx, "done");
-    await world.state.closeJournal(journal.runId);
-    await world.state.pruneCache(outcome === "upgraded" ? null : journal.runId);
-  }
-  if (outcome === "upgraded" && report.containers && harmed(report.containers) > 0) logger.warn({ containers: report.containers }, "containers changed");
-  finish(outcome, exitCode, host.text);
-  // an install undone because the window closed says nothing against the release: no halt
-  const halts = outcome !== "upgraded" && report.error?.step !== "before-stop";
-  await giveBack(!halts, outcome, outcome === "upgraded" ? plan.engine.to : plan.engine.from, report.error?.message ?? null);
+  options.interrupt.commit(); // from here on the run finishes to a safe state whatever is asked
+  const { report } = run;
+  await world.notifier.notify("start", { id: report.id, startedAt: report.startedAt, engine: report.engine, packages: report.packages, order: report.order }).catch(() => undefined);
+  const installed = Object.fromEntries(plan.previous.map((p) => [p.name, { name: p.name, version: p.version, status: "ii", ok: true }]));
+  // what the preflight saw moments ago: the machine starts from it and keeps it up to date
+  const view: HostView = { installed, consistent: true, daemonUp: true, engineVersion: pre.version?.version ?? null };
+  const slot = held.slot;
+  const ctx: MachineContext = {
+    world,
+    mode: "run",
+    journal,
+    report,
+    steps: run.steps,
+    view,
+    tried: noAttempts(),
+    verified: false,
+    window: { downSince: null, cycleStart: null, downtimeMs: null },
+    beforeStop: stopGate(run, slot),
+    probes: startProbes(world),
+    facts: { run_id: report.id, engine_package: plan.engine.name, from: plan.engine.from, to: plan.engine.to, socket: world.config.docker.socket },
+    releaseFleet: slot
+      ? async (result) => {
+          await slot.release(result);
+          if (world.fleet && report.fleet) report.fleet.requests = world.fleet.requests - held.requestsBefore;
+        }
+      : null,
+    bestEffortJournal: false,
+    journalBehind: null,
+    acted: false,
+    undoErrors: [],
+  };
+  await runMachine(ctx);
   return report;
 }

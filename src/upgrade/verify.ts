@@ -4,9 +4,9 @@ import { fail, pass } from "../checks/verdicts.js";
 import { releaseOf, type Release } from "../versions/scheme.js";
 import { roleOf } from "../plan/roles.js";
 import type { PackageTarget } from "../ports/packages.js";
-import type { Journal } from "./journal.js";
+import type { Journal } from "../ports/journal.js";
 import { diffContainers, harmed, type ContainerDiff } from "./diff.js";
-import type { World } from "./ports.js";
+import type { World } from "./world.js";
 import { takeSnapshot } from "./snapshot.js";
 
 export interface Verification {

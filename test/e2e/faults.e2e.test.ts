@@ -1,9 +1,11 @@
 import { execa } from "execa";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { RunReport } from "../../src/report/report.js";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { Journal } from "../../src/upgrade/journal.js";
-import { cli, dockerdPid, dpkgVersion, identities, makeContainers, OLD, resetEngine, SANDBOX, startCli, STATE_DIR, until, writeConfig, type Identity } from "./helpers.js";
+import type { Journal } from "../../src/ports/journal.js";
+import { cli, docker, dockerdPid, dpkgVersion, identities, killTree, makeContainers, OLD, processTree, resetEngine, SANDBOX, startCli, STATE_DIR, until, writeConfig, type Identity } from "./helpers.js";
 
 const NEXT = "20.10.25+dfsg1-1";
 
@@ -15,6 +17,15 @@ async function journalState(): Promise<string | null> {
   }
 }
 
+
+/** The maintainer script running under the upgrader `pid`, if there is one now. */
+async function preinstOf(pid: number): Promise<number | null> {
+  for (const p of await processTree(pid)) {
+    const cmd = await readFile(`/proc/${p}/cmdline`, "utf8").catch(() => "");
+    if (/preinst/.test(cmd)) return p;
+  }
+  return null;
+}
 
 /** What must hold after every fault: daemon up, dpkg consistent, no container restarted or lost. */
 async function expectHostHealthy(before: Identity[], version: string): Promise<void> {
@@ -70,7 +81,7 @@ describe("never leave a host broken", () => {
     const r = await cli("recover", "--json", "--config", await writeConfig());
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.report).toMatchObject({ command: "recover", outcome: "upgraded" });
-    expect(r.report!.recovery!.actions).toContain("start-daemon");
+    expect(r.report!.recovery!.actions).toContain("start");
     expect(await journalState()).toBeNull();
     await expectHostHealthy(before, NEXT);
   });
@@ -78,18 +89,15 @@ describe("never leave a host broken", () => {
   it("SIGKILL during the package install (a preinst that sleeps), then recover: the previous version is back", async () => {
     await prepare([`${NEXT}:preinst-sleeps`]);
     const pid = await dockerdPid();
-    const run = startCli(["upgrade", "--config", await writeConfig()], { detached: true });
-    await until("the install to be under way", async () => (await journalState()) === "installing" && (await execa("pgrep", ["-f", "preinst"], { reject: false })).exitCode === 0);
-    // A power cut: the upgrader, apt-get, and dpkg with its maintainer script (apt runs dpkg in a session of its own).
-    process.kill(-run.pid!, "SIGKILL");
-    await execa("pkill", ["-9", "-x", "apt-get"], { reject: false });
-    await execa("pkill", ["-9", "-x", "dpkg"], { reject: false });
-    await execa("pkill", ["-9", "-f", "docker.io.preinst|/var/lib/dpkg/tmp.ci/preinst"], { reject: false });
+    const run = startCli(["upgrade", "--config", await writeConfig()]);
+    await until("the install to be under way", async () => (await journalState()) === "installing" && (await preinstOf(run.pid!)) !== null);
+    // A power cut: the upgrader, apt-get, and dpkg with its maintainer script: the run's tree, by PID
+    await killTree(run.pid!);
     await run;
     const r = await cli("recover", "--json", "--config", await writeConfig());
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.report).toMatchObject({ outcome: "rolled-back" });
-    expect(r.report!.recovery!.actions).toEqual(expect.arrayContaining(["repair-packages", "install-previous"]));
+    expect(r.report!.recovery!.actions).toEqual(expect.arrayContaining(["repair", "install-previous"]));
     expect(await dockerdPid()).toBe(pid); // staged: the old daemon never stopped
     await expectHostHealthy(before, OLD);
   });
@@ -126,6 +134,62 @@ describe("never leave a host broken", () => {
     const done = await first;
     expect(done.exitCode).toBe(0);
     await expectHostHealthy(before, NEXT);
+  });
+
+  it("stop-first, SIGKILL during the install, its rollback packages deleted, then recover: dockerd up, exit 1 naming what could not be done", async () => {
+    await prepare([`${NEXT}:preinst-sleeps`]);
+    const config = await writeConfig("upgrade:\n  order: stop-first\n");
+    const run = startCli(["upgrade", "--config", config]);
+    await until("the install to be under way", async () => (await journalState()) === "installing" && (await preinstOf(run.pid!)) !== null);
+    await killTree(run.pid!);
+    await run;
+    const journal = JSON.parse(await readFile(join(STATE_DIR, "journal.json"), "utf8")) as Journal;
+    await rm(journal.rollbackDir, { recursive: true, force: true });
+
+    const r = await cli("recover", "--json", "--config", config);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.report!.outcome).toBe("failed");
+    // what could not be done, and how the host is left
+    expect(r.report!.checks.find((c) => c.name === "rollback")).toMatchObject({ ok: false, message: expect.stringMatching(/rollback-install: .*apt-get install/) });
+    expect(r.report!.hostState).toMatch(/^dockerd up, engine 20\.10\.24\+dfsg1; package database inconsistent/);
+    expect((await docker("version", "-f", "{{.Server.Version}}")).trim()).toBe("20.10.24+dfsg1");
+    // the journal stays: `recover` tries again once the packages can be had
+    expect(await journalState()).not.toBeNull();
+    expect((await identities()).map((c) => [c.name, c.pid])).toEqual(before.map((c) => [c.name, c.pid]));
+  });
+
+  it("a state folder on a tmpfs that fills during a stop-first install: dockerd ends up, a report is printed; space freed, recover ends healthy", async () => {
+    await prepare([`${NEXT}:preinst-sleeps`]);
+    const dir = await mkdtemp(join(tmpdir(), "dlu-full-"));
+    await execa("mount", ["-t", "tmpfs", "-o", "size=200m", "tmpfs", dir]);
+    try {
+      const state = join(dir, "state");
+      const config = await writeConfig(`upgrade:\n  order: stop-first\nstateDir: ${state}\n`);
+      const run = startCli(["upgrade", "--json", "--config", config]);
+      const installing = async () => (JSON.parse(await readFile(join(state, "journal.json"), "utf8").catch(() => "{}")) as { state?: string }).state === "installing";
+      await until("the install to be under way", async () => (await installing()) && (await preinstOf(run.pid!)) !== null);
+      // the disk fills while the maintainer script sleeps: to the last page
+      await execa("dd", ["if=/dev/zero", `of=${join(dir, "filler")}`, "bs=1M"], { reject: false });
+      await execa("dd", ["if=/dev/zero", `of=${join(dir, "filler2")}`, "bs=4k"], { reject: false });
+      const done = await run;
+      expect(done.exitCode).toBe(1);
+      const report = JSON.parse(String(done.stdout)) as RunReport;
+      expect(report.outcome).toBe("rolled-back");
+      expect(report.error?.message).toMatch(/could not write the journal: ENOSPC/);
+      expect(report.hostState).toMatch(/^dockerd up, engine 20\.10\.24\+dfsg1; packages consistent; on the previous versions.*this report could not be saved \(ENOSPC/);
+      expect((await docker("version", "-f", "{{.Server.Version}}")).trim()).toBe("20.10.24+dfsg1");
+
+      await rm(join(dir, "filler"));
+      await rm(join(dir, "filler2"));
+      const r = await cli("recover", "--json", "--config", config);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.report!.hostState).toMatch(/^dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
+      await expect(readFile(join(state, "journal.json"))).rejects.toThrow(/ENOENT/);
+      await expectHostHealthy(before, OLD);
+    } finally {
+      await execa("umount", [dir], { reject: false });
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("package holds: a hold the upgrader did not make refuses (exit 3); with packages.hold it releases and re-applies its own", async () => {

@@ -151,3 +151,35 @@ export async function until(what: string, fn: () => Promise<boolean>, timeoutMs 
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** `pid` and every process below it, whatever session it went to (apt-get runs dpkg in a session of its own). */
+export async function processTree(pid: number): Promise<number[]> {
+  const { readdir, readFile: read } = await import("node:fs/promises");
+  const parent = new Map<number, number>();
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await read(`/proc/${name}/stat`, "utf8").catch(() => null);
+    const m = stat ? /\)\s+\S\s+(\d+)/.exec(stat) : null;
+    if (m) parent.set(Number(name), Number(m[1]));
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) for (const [child, p] of parent) if (p === tree[i] && !tree.includes(child)) tree.push(child);
+  return tree;
+}
+
+/**
+ * A power cut for one process and everything it started (and nothing else on the machine): the tree
+ * is frozen first, so nothing in it can react, then killed.
+ */
+export async function killTree(pid: number): Promise<void> {
+  const tree = await processTree(pid);
+  const send = (p: number, s: NodeJS.Signals) => {
+    try {
+      process.kill(p, s);
+    } catch {
+      // gone already
+    }
+  };
+  for (const p of tree) send(p, "SIGSTOP");
+  for (const p of tree) send(p, "SIGKILL");
+}

@@ -88,7 +88,11 @@ describe("a fleet of three systemd hosts on etcd", () => {
       expect(await hosts[1]!.version("docker-ce")).toBe(`${CE("20.10.24")} install ok installed`);
     }
     const status = await hosts[1]!.cli("fleet", "status");
-    expect(status.report).toMatchObject({ state: { halted: { host: "fa", runId: bad.report.id } } });
+    expect(status.report).toMatchObject({ state: { halted: { host: "fa", runId: bad.report.id, kind: "failed" } } });
+    // the failed host is healthy again (rolled back): its recover says so, and leaves the halt for an operator
+    const rec = await hosts[0]!.cli("recover");
+    expect([rec.exitCode, rec.report.outcome]).toEqual([0, "up-to-date"]);
+    expect((await hosts[1]!.cli("fleet", "status")).report).toMatchObject({ state: { halted: { host: "fa", runId: bad.report.id } } });
     await hosts[1]!.run("docker-live-upgrade", "fleet", "clear", "fa");
     const after = await Promise.all(hosts.slice(1).map((h) => h.cli("upgrade")));
     expect(after.map((a) => a.report.outcome)).toEqual(["upgraded", "upgraded"]);

@@ -129,7 +129,7 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
 
     expect(report.error).toBeNull();
     expect(exitCode).toBe(0);
-    expect(report.recovery?.found).toMatch(/interrupted during the install/);
+    expect(report.recovery?.found).toMatch(/interrupted at "installing"/);
     expect(report.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
     expect(await host.version("docker-ce")).toBe(CE_RPM("20.10.24"));
     expect(await host.version("docker-ce-cli")).toBe("1:20.10.24-1.el9");

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { RunReport } from "../../src/report/report.js";
 import { until } from "./helpers.js";
@@ -103,5 +105,49 @@ describe("our own units on a systemd host, hardening as shipped", () => {
     expect(await journalState(host)).toBeNull();
     expect(await host.run("dpkg", "--audit")).toBe("");
     expect(await host.identities()).toEqual(before);
+  });
+
+  it("daemon unit SIGKILLed in the middle of the install: restarted with no window open, it recovers at once and says so once", async () => {
+    const host = await boot("revive", 18314, "docker-ce=20.10.25:preinst-sleeps", "docker-ce-cli=20.10.25");
+    const before = await host.identities();
+    const events: string[] = [];
+    const hook = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        events.push((JSON.parse(body) as { event: string }).event);
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+    try {
+      const now = new Date();
+      const window = (cron: string) => `schedule:\n  windows:\n    - cron: "${cron}"\n      duration: 2h\n      timezone: UTC\n  expectedDuration: 1m\nnotify:\n  - webhook: ${url}\n`;
+      await host.writeFile("/etc/docker-live-upgrade/config.yaml", window(`${now.getUTCMinutes()} ${now.getUTCHours()} * * *`));
+      await install(host, "docker-live-upgrade.service");
+      await host.writeFile("/etc/systemd/system/docker-live-upgrade.service.d/restart.conf", "[Service]\nRestartSec=1s\n");
+      await host.run("systemctl", "daemon-reload");
+      await host.run("systemctl", "start", "docker-live-upgrade.service");
+      await until("the run to be installing", async () => (await journalState(host)) === "installing" && (await host.exec(["pgrep", "-f", "^sleep 15"])).exitCode === 0, 120_000);
+      expect(await host.exec(["test", "-e", "/usr/sbin/policy-rc.d"]).then((r) => r.exitCode)).toBe(0);
+      // no window is open when it comes back: tomorrow's only
+      const later = new Date(now.getTime() + 86_400_000);
+      await host.writeFile("/etc/docker-live-upgrade/config.yaml", window(`0 3 ${later.getUTCDate()} ${later.getUTCMonth() + 1} *`));
+
+      await host.run("systemctl", "kill", "-s", "KILL", "docker-live-upgrade.service"); // an OOM kill: the whole unit
+      await until("the restarted daemon to have recovered", async () => (await journalState(host)) === null, 120_000);
+      expect((await host.unit("docker-live-upgrade.service", "ActiveState", "NRestarts")).ActiveState).toBe("active");
+      expect(await host.exec(["test", "-e", "/usr/sbin/policy-rc.d"]).then((r) => r.exitCode)).not.toBe(0);
+      const report = await lastReport(host);
+      expect(report.command).toBe("recover");
+      expect(report.hostState).toMatch(/^dockerd up, engine 20\.10\.24\+dfsg1; packages consistent; on the previous versions/);
+      expect(await host.run("dpkg", "--audit")).toBe("");
+      expect(await host.identities()).toEqual(before);
+      expect(events.filter((e) => e === "recovery" || e === "failure")).toEqual(["recovery"]);
+    } finally {
+      hook.close();
+      await host.exec(["systemctl", "stop", "docker-live-upgrade.service"]);
+    }
   });
 });

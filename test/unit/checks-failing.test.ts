@@ -68,6 +68,7 @@ describe("checks after the start that roll back (exit 1)", () => {
     const w = fakeWorld();
     w.fakePackages.availableVersions.containerd = ["1.6.20~ds1-1+deb12u3", "1.6.21~ds1-1"];
     w.engine.containerdVersion = "1.6.20~ds1";
+    w.sim.containerdPinned = true; // its restart leaves the old containerd running
     const r = await run(w);
     expect(r.outcome).toBe("rolled-back");
     expect(check(r, "containerd-version")).toMatchObject({

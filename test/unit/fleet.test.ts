@@ -51,7 +51,7 @@ describe("fleet semaphore", () => {
     const held = grant(emptyGroup(), "a");
     const failed = release(held, { host: "a", lease: "lease-a", runId: "run-a", ok: false, version: V24, outcome: "rolled-back", reason: "engine-version: wrong build", now: "t" });
     expect(failed.holders).toEqual([]);
-    expect(failed.halted).toEqual({ host: "a", runId: "run-a", reason: "engine-version: wrong build", at: "t" });
+    expect(failed.halted).toEqual({ kind: "failed", host: "a", runId: "run-a", reason: "engine-version: wrong build", at: "t" });
     expect(decide(failed, new Set(["b"]), req("b"), cmp).kind).toBe("halted");
     const cleared = clearHost(failed, "a");
     expect(decide(cleared, new Set(["b"]), req("b"), cmp).kind).toBe("grant");
@@ -104,6 +104,10 @@ function fakeFleet(answer: "slot" | "deferred" | "halted", fence = true) {
           },
         },
       });
+    },
+    settleRun: (runId, x) => {
+      calls.push(`settle ${runId} ${x.ok ? "ok" : "halt"} ${x.outcome}`);
+      return Promise.resolve();
     },
     status: () => Promise.reject(new Error("n/a")),
     clear: () => Promise.resolve(),

@@ -4,7 +4,7 @@ import { summaryText } from "../../src/notify/webhook.js";
 import { InterruptGate } from "../../src/upgrade/interrupt.js";
 import { runUpgrade } from "../../src/upgrade/run.js";
 import { fakeWorld } from "../fakes/world.js";
-import { upgradeCommand } from "../../src/cli/commands/upgrade.js";
+import { runSession } from "../../src/upgrade/session.js";
 
 describe("notifications", () => {
   it("the Slack text says what happened on which host", () => {
@@ -38,11 +38,11 @@ describe("notify once, not every window", () => {
     const world = fakeWorld();
     world.engine.info_.liveRestoreEnabled = false;
     const events = sent(world);
-    for (let i = 0; i < 3; i++) await upgradeCommand(world, { dryRun: false });
+    for (let i = 0; i < 3; i++) await runSession(world, { command: "upgrade" });
     expect(events).toEqual(["refusal"]);
     world.engine.info_.swarmState = "active"; // another reason: said
     world.engine.info_.liveRestoreEnabled = true;
-    await upgradeCommand(world, { dryRun: false });
+    await runSession(world, { command: "upgrade" });
     expect(events).toEqual(["refusal", "refusal"]);
   });
 
@@ -50,7 +50,7 @@ describe("notify once, not every window", () => {
     const world = fakeWorld({ upgrade: { downtimeBudget: "1s" }, docker: { readyTimeout: "1s" } });
     world.fakeService.brokenBuilds.add("20.10.25+dfsg1");
     const events = sent(world);
-    for (let i = 0; i < 3; i++) await upgradeCommand(world, { dryRun: false });
+    for (let i = 0; i < 3; i++) await runSession(world, { command: "upgrade" });
     expect(events.filter((e) => e !== "start")).toEqual(["failure"]);
     expect((await world.state.reports(1))[0]?.checks.find((c) => !c.ok)?.name).toBe("known-bad-target");
   });

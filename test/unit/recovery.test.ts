@@ -1,78 +1,111 @@
 import { describe, expect, it } from "vitest";
-import { decideRecovery, type Journal, type JournalState } from "../../src/upgrade/journal.js";
+import type { JournalState } from "../../src/ports/journal.js";
+import { nextStep, noAttempts, type HostView } from "../../src/upgrade/machine.js";
+import { judge } from "../../src/upgrade/outcome.js";
+import { recoverRun } from "../../src/upgrade/recover.js";
+import { debScheme } from "../../src/versions/scheme.js";
+import { fakeWorld } from "../fakes/world.js";
+import { journalOf, NEW, OLD } from "../fakes/journal.js";
 
-const OLD = "20.10.24+dfsg1-1+deb12u1+b6";
-const NEW = "20.10.25+dfsg1-1";
-
-const journal = (state: JournalState, order: Journal["order"] = "staged", over: Partial<Journal> = {}): Journal => ({
-  version: 1,
-  runId: "r1",
-  pid: 1,
-  startedAt: "",
-  order,
-  state,
-  previous: [{ name: "docker.io", version: OLD }],
-  target: [{ name: "docker.io", version: NEW }],
-  targetDir: "/t",
-  rollbackDir: "/r",
-  restartContainerd: false,
-  releasedHolds: [],
-  snapshot: [],
-  engineOptions: null,
-  transitions: [],
-  ...over,
+const view = (version: string | undefined, up: boolean, engine: string | null = version === NEW ? "20.10.25+dfsg1" : "20.10.24+dfsg1", ok = true): HostView => ({
+  installed: version ? { "docker.io": { name: "docker.io", version, status: ok ? "ii " : "iU ", ok } } : {},
+  consistent: ok,
+  daemonUp: up,
+  engineVersion: up ? engine : null,
 });
 
-describe("recovery decisions for every journal state", () => {
+describe("the state machine's next step, from the journal and the host", () => {
+  const V24 = "20.10.24+dfsg1";
+  const V25 = "20.10.25+dfsg1";
   it.each([
-    // state, order, installed, daemon up, expected actions, direction
-    ["fetched", "staged", OLD, true, ["release-service-hold"], "none"],
-    ["fetched", "stop-first", OLD, false, ["release-service-hold", "start-daemon"], "none"],
-    ["installing", "staged", NEW, true, ["release-service-hold", "repair-packages", "restart-daemon", "verify"], "forward"],
-    ["installing", "staged", OLD, true, ["release-service-hold", "repair-packages", "install-previous", "verify"], "undo"],
-    ["installing", "stop-first", NEW, false, ["release-service-hold", "repair-packages", "start-daemon", "verify"], "forward"],
-    ["installing", "stop-first", undefined, false, ["release-service-hold", "repair-packages", "install-previous", "start-daemon", "verify"], "undo"],
-    ["installed", "staged", NEW, true, ["release-service-hold", "restart-daemon", "verify"], "forward"],
-    ["stopping", "staged", NEW, true, ["release-service-hold", "verify"], "forward"],
-    ["stopped", "staged", NEW, false, ["release-service-hold", "start-daemon", "verify"], "forward"],
-    ["stopped", "stop-first", OLD, false, ["release-service-hold", "repair-packages", "install-previous", "start-daemon", "verify"], "undo"],
-    ["starting", "staged", NEW, false, ["release-service-hold", "start-daemon", "verify"], "forward"],
-    ["started", "staged", NEW, true, ["release-service-hold", "verify"], "forward"],
-    ["rolling-back", "staged", NEW, true, ["release-service-hold", "repair-packages", "install-previous", "restart-daemon", "verify"], "undo"],
-    ["rolling-back", "staged", OLD, false, ["release-service-hold", "repair-packages", "install-previous", "start-daemon", "verify"], "undo"],
-  ] as const)("%s (%s), installed %s, daemon up %s", (state, order, installed, up, actions, direction) => {
-    const plan = decideRecovery(journal(state, order), { installed: { "docker.io": installed }, daemonUp: up });
-    expect(plan.actions).toEqual(actions);
-    expect(plan.direction).toBe(direction);
+    // mode, journal state, direction, order, installed, answering build (null: down), next step
+    ["run", "fetched", "forward", "staged", OLD, V24, "install target"],
+    ["run", "fetched", "forward", "stop-first", OLD, V24, "stop"],
+    ["run", "stopped", "forward", "stop-first", OLD, null, "install target"],
+    ["run", "installed", "forward", "staged", NEW, V24, "restart"],
+    ["run", "installed", "forward", "stop-first", NEW, null, "start"],
+    ["run", "started", "forward", "staged", NEW, V25, "verify"],
+    ["run", "started", "undo", "staged", NEW, V25, "install previous"],
+    ["run", "installed", "undo", "staged", OLD, V25, "restart"], // the new build still answers: restart onto the old one
+    ["run", "installed", "undo", "staged", OLD, null, "restart"], // a hung or crash-looping build: stopped, then started
+    ["run", "installed", "undo", "staged", OLD, V24, "compare"], // the old daemon never stopped: nothing to restart
+    // recovery finishes forward only what needs no new change
+    ["recover", "fetched", "forward", "staged", OLD, V24, "turn-back"],
+    ["recover", "installing", "forward", "staged", NEW, V24, "turn-back"], // the old daemon still serves
+    ["recover", "installing", "forward", "stop-first", NEW, null, "start"],
+    ["recover", "installing", "forward", "stop-first", OLD, null, "turn-back"],
+    ["recover", "stopping", "forward", "staged", NEW, null, "start"],
+    ["recover", "started", "forward", "staged", NEW, V25, "verify"],
+    ["recover", "installing", "undo", "staged", NEW, V25, "install previous"],
+    ["recover", "started", "undo", "staged", OLD, V25, "restart"], // rolled back on disk, the failed build still running
+    ["recover", "started", "undo", "staged", OLD, null, "restart"],
+  ] as const)("%s at %s going %s (%s), %s installed, %s answering: %s", (mode, state, direction, order, installed, engine, expected) => {
+    const j = journalOf({ state, direction, order });
+    const step = nextStep(j, view(installed, engine !== null, engine), noAttempts(), debScheme, mode);
+    expect(step.kind === "install" ? `install ${step.set}` : step.kind).toBe(expected);
   });
 
-  it("never ends without a start when the daemon is down, whatever the state", () => {
-    const states: JournalState[] = ["fetched", "installing", "installed", "stopping", "stopped", "starting", "started", "rolling-back", "done"];
-    for (const s of states) {
-      for (const installed of [OLD, NEW, undefined]) {
-        const plan = decideRecovery(journal(s), { installed: { "docker.io": installed }, daemonUp: false });
-        expect(plan.actions, `${s} ${installed}`).toContain("start-daemon");
+  it("an interrupted package run is repaired first, whatever the direction", () => {
+    expect(nextStep(journalOf({ state: "installing" }), view(NEW, true, undefined, false), noAttempts(), debScheme, "recover").kind).toBe("repair");
+  });
+
+  it("never ends with dockerd down while a start is left to try, in any state", () => {
+    const states: JournalState[] = ["fetched", "repairing", "installing", "installed", "stopping", "stopped", "starting", "started", "verified", "done"];
+    for (const state of states) {
+      for (const direction of ["forward", "undo"] as const) {
+        for (const installed of [OLD, NEW, undefined]) {
+          const tried = noAttempts();
+          tried.install = { target: 1, previous: 2 }; // every install already tried
+          const step = nextStep(journalOf({ state, direction }), view(installed, false), tried, debScheme, "recover");
+          expect(["start", "restart", "turn-back"], `${state} ${direction} ${installed}`).toContain(step.kind);
+        }
       }
     }
   });
 
-  it("puts back holds the run had released", () => {
-    const plan = decideRecovery(journal("stopped", "staged", { releasedHolds: ["docker.io"] }), { installed: { "docker.io": NEW }, daemonUp: false });
-    expect(plan.actions.at(-1)).toBe("reapply-holds");
+  it("tells the running build from the API where the releases differ, and from the journal where they do not", () => {
+    // a revision-only change: the same release answers; the journal says which set it was started on
+    const j = journalOf({ target: [{ name: "docker.io", version: "20.10.24+dfsg1-1+deb12u2" }], state: "installed", startedOn: "previous" });
+    const v: HostView = { installed: { "docker.io": { name: "docker.io", version: "20.10.24+dfsg1-1+deb12u2", status: "ii ", ok: true } }, consistent: true, daemonUp: true, engineVersion: "20.10.24+dfsg1" };
+    expect(nextStep(j, v, noAttempts(), debScheme, "run").kind).toBe("restart");
+    expect(nextStep({ ...j, startedOn: "target" }, v, noAttempts(), debScheme, "run").kind).toBe("verify");
   });
 });
 
-describe("recovery, carried out with fakes", () => {
-  it("a run killed in the middle of a staged install: the service hold is released and the install finished forward", async () => {
-    const { fakeWorld } = await import("../fakes/world.js");
-    const { recoverRun } = await import("../../src/upgrade/recover.js");
+describe("the outcome is what the host shows", () => {
+  const input = (over: Partial<Parameters<typeof judge>[0]> = {}) => ({ journal: journalOf({ state: "started", startedOn: "target" }), view: view(NEW, true), verified: true, mode: "run" as const, untouched: false, repairHint: "dpkg --configure -a", ...over });
+
+  it.each([
+    ["upgraded: target installed, its build answers, verified", input(), "upgraded", 0],
+    ["not upgraded when verification did not pass", input({ verified: false }), "failed", 1],
+    ["not upgraded when the old build answers", input({ view: view(NEW, true, "20.10.24+dfsg1") }), "failed", 1],
+    ["rolled back: previous installed, its build answers", input({ journal: journalOf({ direction: "undo", startedOn: "previous" }), view: view(OLD, true) }), "rolled-back", 1],
+    ["a rollback that reinstalled but left the failed build running is no rollback", input({ journal: journalOf({ direction: "undo", startedOn: "target" }), view: view(OLD, true, "20.10.25+dfsg1") }), "failed", 1],
+    ["dockerd down: failed", input({ view: view(NEW, false) }), "failed", 1],
+    ["recovered and healthy: exit 0", input({ mode: "recover", journal: journalOf({ direction: "undo" }), view: view(OLD, true) }), "rolled-back", 0],
+  ])("%s", (_what, i, outcome, exitCode) => {
+    const j = judge(i, debScheme);
+    expect([j.outcome, j.exitCode]).toEqual([outcome, exitCode]);
+  });
+
+  it("says what to do when dockerd is down or the packages are mixed", () => {
+    expect(judge(input({ view: view(NEW, false) }), debScheme).text).toMatch(/dockerd NOT answering: start it .* and run `docker-live-upgrade recover`/);
+    const mixed = input({ journal: journalOf({ target: [{ name: "docker.io", version: NEW }, { name: "containerd", version: "1.6.21" }], previous: [{ name: "docker.io", version: OLD }, { name: "containerd", version: "1.6.20" }] }) });
+    expect(judge(mixed, debScheme).text).toMatch(/packages neither all previous nor all target \(docker\.io 20\.10\.25\+dfsg1-1, containerd \(none\)\)/);
+  });
+});
+
+describe("recovery, carried out on the simulated host", () => {
+  it("a run killed in the middle of a staged install: the service hold released, the install undone, the old daemon never stopped", async () => {
     const world = fakeWorld();
     await world.serviceHold.hold(); // what the dead run left in force
-    world.fakePackages.installedVersions["docker.io"] = NEW;
-    world.engine.version_ = "20.10.24+dfsg1";
-    const report = await recoverRun(world, { ...journal("installing"), snapshot: world.engine.containers });
-    expect(world.fakePackages.serviceHold?.held).toBe(false);
-    expect(report.recovery?.actions[0]).toBe("release-service-hold");
-    expect(report.exitCode).toBe(0);
+    world.sim.installedVersions["docker.io"] = NEW;
+    world.sim.files.set("/state/cache/r0/rollback", new Set([`docker.io=${OLD}`]));
+    const report = await recoverRun(world, journalOf({ state: "installing", snapshot: world.engine.containers }));
+    expect(world.fakeHold.held).toBe(false);
+    expect(report.steps[0]?.name).toBe("release-service-hold");
+    expect([report.outcome, report.exitCode]).toEqual(["rolled-back", 0]);
+    expect(world.sim.installedVersions["docker.io"]).toBe(OLD);
+    expect(world.events.filter((e) => e.startsWith("service."))).toEqual([]);
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { upgradeCommand } from "../../src/cli/commands/upgrade.js";
+import { runSession } from "../../src/upgrade/session.js";
 import { InterruptGate } from "../../src/upgrade/interrupt.js";
 import { runUpgrade } from "../../src/upgrade/run.js";
-import { container, fakeWorld } from "../fakes/world.js";
+import { container, fakeWorld, simWorld, SimHost } from "../fakes/world.js";
+import { recoverRun } from "../../src/upgrade/recover.js";
+import { journalOf } from "../fakes/journal.js";
 
 const gate = () => new InterruptGate();
 
@@ -13,7 +15,7 @@ describe("the upgrade state machine, with fakes at every port", () => {
 
     expect(report.outcome).toBe("upgraded");
     expect(report.exitCode).toBe(0);
-    expect(world.events.filter((e) => !e.startsWith("packages.refresh"))).toEqual([
+    expect(world.events.filter((e) => !e.startsWith("packages.refresh") && !e.startsWith("notify"))).toEqual([
       expect.stringMatching(/^packages\.fetch docker\.io=20\.10\.25\+dfsg1-1 -> target$/),
       expect.stringMatching(/^packages\.fetch docker\.io=20\.10\.24\+dfsg1-1\+deb12u1\+b6 -> rollback$/),
       "packages.install docker.io=20.10.25+dfsg1-1 (services held)",
@@ -21,7 +23,7 @@ describe("the upgrade state machine, with fakes at every port", () => {
       "service.start",
     ]);
     // durable writes: "stopped" rides along with "starting" (no fsync of its own in the down window)
-    expect(world.memory.journalStates).toEqual(["fetched", "installing", "installed", "stopping", "starting", "started", "done"]);
+    expect(world.memory.journalStates).toEqual(["fetched", "installing", "installed", "stopping", "starting", "started", "verified", "done"]);
     expect(world.memory.journal).toBeNull();
     expect(world.memory.journal).toBeNull();
     expect(report.engine).toEqual({ package: "docker.io", from: "20.10.24+dfsg1-1+deb12u1+b6", to: "20.10.25+dfsg1-1" });
@@ -40,7 +42,7 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(report.outcome).toBe("upgraded");
     expect(report.containers?.new).toEqual([]);
     expect(report.containers?.unchanged.map((c) => c.name)).toEqual(["web", "db", "late"]);
-    expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "stop", "start", "wait-ready", "verify", "hooks-verify"]);
+    expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "reload", "stop", "start", "wait-ready", "verify", "hooks-verify"]);
   });
 
   describe("dockerd --validate on the daemon config (engines 23.0+)", () => {
@@ -76,8 +78,8 @@ describe("the upgrade state machine, with fakes at every port", () => {
     const world = fakeWorld({ upgrade: { order: "stop-first" } });
     const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
     expect(report.outcome).toBe("upgraded");
-    expect(world.events.slice(-3)).toEqual(["service.stop", "packages.install docker.io=20.10.25+dfsg1-1 (services held)", "service.start"]);
-    expect(world.memory.journalStates).toEqual(["fetched", "stopping", "installing", "installed", "starting", "started", "done"]);
+    expect(world.events.filter((e) => !e.startsWith("notify")).slice(-3)).toEqual(["service.stop", "packages.install docker.io=20.10.25+dfsg1-1 (services held)", "service.start"]);
+    expect(world.memory.journalStates).toEqual(["fetched", "stopping", "installing", "installed", "starting", "started", "verified", "done"]);
     // dockerd stays down for the install: nothing (docker.socket) may start it meanwhile
     expect(world.fakeService.stops).toEqual([{ holdActivation: true }]);
   });
@@ -146,10 +148,11 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(world.events).toContain("packages.install docker.io=20.10.24+dfsg1-1+deb12u1+b6 (downgrades) (services held)");
     expect(world.fakePackages.installedVersions["docker.io"]).toBe("20.10.24+dfsg1-1+deb12u1+b6");
     expect(world.engine.up).toBe(true);
-    // down from the first stop to the first good ping: the failed start's window included
-    expect(report.daemonDowntimeMs).toBe(400);
+    // down from the first stop to the first good ping, the failed start's window included: stop and
+    // start 100 ms each, the 1 s wait for a build that never answers, then the rollback's stop and start
+    expect(report.daemonDowntimeMs).toBe(1_400);
     expect(report.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
-    expect(world.memory.journalStates).toContain("rolling-back");
+    expect(report.steps.map((s) => s.name)).toContain("rollback-install");
     expect(world.memory.journal).toBeNull();
   });
 
@@ -199,15 +202,23 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(world.events.at(-1)).toBe("packages.hold docker.io");
   });
 
-  it("journals the released holds before releasing them: a crash right there leaves a journal that re-applies them", async () => {
-    const world = fakeWorld({ packages: { hold: true } });
-    world.fakePackages.holds = ["docker.io"];
-    world.fakePackages.onSetHold = (hold) => {
-      if (!hold) throw new Error("SIGKILL");
-    };
-    await expect(runUpgrade(world, { dryRun: false, interrupt: gate() })).rejects.toThrow("SIGKILL");
-    // what a later `recover` reads: the holds it must put back
-    expect((await world.state.readJournal())?.releasedHolds).toEqual(["docker.io"]);
+  it("journals the holds before it lifts them: killed right there, the journal has what recovery puts back", async () => {
+    const host = new SimHost();
+    host.holds = ["docker.io"];
+    const config = { packages: { hold: true }, docker: { apiProbeInterval: "0s" } };
+    // a dry pass finds the call that lifts the hold; the second run dies right there
+    const probe = simWorld(new SimHost(), config);
+    probe.sim.holds = ["docker.io"];
+    await runUpgrade(probe, { dryRun: false, interrupt: gate() });
+    const at = probe.process.trace.filter((c) => c.startsWith("W ")).indexOf("W packages.setHold") + 1;
+    const world = simWorld(host, config, { fault: { mode: "crash", at, when: "before" } });
+    void runUpgrade(world, { dryRun: false, interrupt: gate() });
+    await world.process.died;
+    expect(host.holds).toEqual(["docker.io"]);
+    expect(host.readJournal()?.holds).toEqual({ before: ["docker.io"], after: ["docker.io"] });
+    const recovered = await recoverRun(simWorld(host, config), host.readJournal()!);
+    expect(recovered.exitCode).toBe(0);
+    expect(host.holds).toEqual(["docker.io"]);
   });
 
   it("never retries by itself a target that was rolled back here; --to retries it; a newer release goes ahead", async () => {
@@ -238,6 +249,19 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect([next.outcome, next.engine.to]).toEqual(["upgraded", "20.10.26+dfsg1-1"]);
   });
 
+  it("packages.hold: true leaves every package of the run held, also where none was held before", async () => {
+    const world = fakeWorld({ packages: { hold: true } });
+    world.fakePackages.availableVersions.containerd = ["1.6.20~ds1-1+deb12u3", "1.6.21~ds1-1"];
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("upgraded");
+    expect(world.fakePackages.holds.sort()).toEqual(["containerd", "docker.io"]);
+    // and an up-to-date run keeps them so
+    world.fakePackages.holds = [];
+    const again = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(again.outcome).toBe("up-to-date");
+    expect(world.fakePackages.holds.sort()).toEqual(["containerd", "docker.io", "runc"]);
+  });
+
   it("refuses a hold it did not make", async () => {
     const world = fakeWorld();
     world.fakePackages.holds = ["docker.io"];
@@ -251,7 +275,7 @@ describe("upgrade command", () => {
   it("exits 4 when another run holds the lock, before anything else", async () => {
     const world = fakeWorld();
     await world.lock.acquire("upgrade");
-    await expect(upgradeCommand(world, { dryRun: false })).rejects.toThrow(/another run holds the lock: pid 4242/);
+    await expect(runSession(world, { command: "upgrade" })).rejects.toThrow(/another run holds the lock: pid 4242/);
     expect(world.events).toEqual([]);
   });
 
@@ -261,24 +285,8 @@ describe("upgrade command", () => {
     // A run killed right after the stop, with 20.10.25 installed.
     world.fakePackages.installedVersions["docker.io"] = "20.10.25+dfsg1-1";
     world.engine.up = false;
-    world.memory.journal = {
-      version: 1,
-      runId: "r0",
-      pid: 1,
-      startedAt: "",
-      order: "staged",
-      state: "stopped",
-      previous: [{ name: "docker.io", version: "20.10.24+dfsg1-1+deb12u1+b6" }],
-      target: [{ name: "docker.io", version: "20.10.25+dfsg1-1" }],
-      targetDir: "/t",
-      rollbackDir: "/r",
-      restartContainerd: false,
-      releasedHolds: [],
-      snapshot: world.engine.containers,
-      engineOptions: null,
-      transitions: [],
-    };
-    const reports = await upgradeCommand(world, { dryRun: false });
+    world.memory.journal = journalOf({ state: "stopped", snapshot: world.engine.containers });
+    const reports = await runSession(world, { command: "upgrade" });
     expect(reports.map((r) => [r.command, r.outcome])).toEqual([
       ["recover", "upgraded"],
       ["upgrade", "upgraded"],

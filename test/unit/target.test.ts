@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkJump, resolveTarget } from "../../src/plan/target.js";
-import { resolveTargets, selectPackages } from "../../src/plan/plan.js";
+import { followEngine, resolveTargets, selectPackages } from "../../src/plan/plan.js";
 import { debScheme, rpmScheme } from "../../src/versions/scheme.js";
 
 const DOCKER_CE = [
@@ -139,5 +139,15 @@ describe("Docker's rpm set and the distributions' packages (rpm hosts)", () => {
     expect(selectPackages(set, "auto", "auto", "rpm").engine?.name).toBe("docker");
     expect(selectPackages(set, "auto", "auto", "deb").engine).toBeNull();
     expect(selectPackages([installed("moby-engine", "24.0.5-1.fc39")], "auto", "auto", "rpm").engine?.name).toBe("moby-engine");
+  });
+
+  it.each([
+    // the engine goes to 20.10.26 (--to) while a newer CLI is on offer: the CLI follows the engine, epoch or not
+    ["rpm: epoch 3 engine, epoch 1 CLI", rpmScheme, "3:20.10.26-1.el9", ["1:20.10.25-1.el9", "1:20.10.26-1.el9", "1:20.10.27-1.el9"], "1:20.10.26-1.el9"],
+    ["deb: the same version string", debScheme, "5:24.0.9-1~debian.12~bookworm", ["5:24.0.9-1~debian.12~bookworm", "5:24.0.10-1~debian.12~bookworm"], "5:24.0.9-1~debian.12~bookworm"],
+    ["the engine's release in another packaging", rpmScheme, "3:24.0.9-1.el9", ["1:24.0.9-2.el9", "1:24.0.10-1.el9"], "1:24.0.9-2.el9"],
+    ["no CLI of the engine's release: it stays as it is", rpmScheme, "3:24.0.9-1.el9", ["1:24.0.7-1.el9", "1:24.0.10-1.el9"], undefined],
+  ])("the CLI follows the engine's release (%s)", (_what, scheme, engine, cli, expected) => {
+    expect(followEngine(scheme, engine, cli)).toBe(expected);
   });
 });

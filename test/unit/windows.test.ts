@@ -84,7 +84,7 @@ describe("maintenance windows", () => {
 
 describe("just before the stop (daemon)", () => {
   it("refuses to stop dockerd when the window no longer holds the downtime budget and the verification", async () => {
-    const { stopVerdict } = await import("../../src/cli/commands/daemon.js");
+    const { stopVerdict } = await import("../../src/daemon/loop.js");
     const { fakeWorld } = await import("../fakes/world.js");
     const world = fakeWorld({ schedule: { windows: [{ cron: "0 3 * * SUN", duration: "2h", timezone: "Europe/Berlin" }] } });
     world.fakeClock.t = at("2026-11-22T02:30:00Z");
@@ -97,7 +97,7 @@ describe("just before the stop (daemon)", () => {
   });
 
   it("before a staged install, the window must also hold the expected install time (from history)", async () => {
-    const { expectedInstall, stopVerdict } = await import("../../src/cli/commands/daemon.js");
+    const { expectedInstall, stopVerdict } = await import("../../src/daemon/loop.js");
     const { fakeWorld } = await import("../fakes/world.js");
     const world = fakeWorld({ schedule: { windows: [{ cron: "0 3 * * SUN", duration: "2h", timezone: "Europe/Berlin" }] } });
     await world.state.writeReport({ ...emptyReport("r1", "upgrade", 0, false), steps: [{ name: "install", startedAt: "", durationMs: 200_000, ok: true }] });

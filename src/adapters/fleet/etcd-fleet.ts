@@ -3,9 +3,9 @@ import { Etcd3, type Lease } from "etcd3";
 import pRetry from "p-retry";
 import type { Logger } from "pino";
 import type { Config } from "../../config/schema.js";
-import { clearHost, decide, parseGroup, release, rolloutTarget, type GroupState } from "../../fleet/semaphore.js";
+import { clearHost, decide, parseGroup, release, rolloutTarget, settleRun, type GroupState } from "../../fleet/semaphore.js";
 import type { Clock } from "../../ports/clock.js";
-import type { Acquired, FleetPort, FleetSlot, FleetStatus } from "../../ports/fleet.js";
+import type { Acquired, FleetPort, FleetSlot, FleetStatus, RunResult } from "../../ports/fleet.js";
 import type { VersionScheme } from "../../versions/scheme.js";
 
 type FleetConfig = NonNullable<Config["fleet"]>;
@@ -179,6 +179,13 @@ export class EtcdFleet implements FleetPort {
     this.lease = null;
     if (lease) this.requests++;
     await lease?.revoke().catch(() => undefined);
+  }
+
+  async settleRun(runId: string, result: RunResult): Promise<void> {
+    await pRetry(
+      () => this.update("could not settle the run's slot", (s) => settleRun(s, { host: this.host, runId, ...result, now: new Date(this.clock.now()).toISOString() })),
+      { retries: 4, minTimeout: 500, maxTimeout: 2_000, factor: 1.5 },
+    );
   }
 
   async status(): Promise<FleetStatus> {

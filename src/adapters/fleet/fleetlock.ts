@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../../config/schema.js";
 import type { Clock } from "../../ports/clock.js";
-import type { Acquired, FleetPort, FleetStatus } from "../../ports/fleet.js";
+import type { Acquired, FleetPort, FleetStatus, RunResult } from "../../ports/fleet.js";
 
 type FleetConfig = NonNullable<Config["fleet"]>;
 
@@ -95,6 +95,15 @@ export class FleetLockFleet implements FleetPort {
         await this.clock.sleep(5_000, signal).catch(() => undefined);
       }
     }
+  }
+
+  /** A recovered run: its slot on the server is freed only after a healthy end (FleetLock knows the host, not the run). */
+  async settleRun(_runId: string, result: RunResult): Promise<void> {
+    if (!result.ok) {
+      this.logger.error({ reason: result.reason }, "fleetlock: the recovered run failed; keeping the slot");
+      return;
+    }
+    await this.post("/v1/steady-state");
   }
 
   status(): Promise<FleetStatus> {

@@ -49,6 +49,8 @@ export function aptPaths(hostRoot = "/", stateDir: string | null = null): AptPat
 export class AptPackageManager implements PackageManagerPort {
   readonly kind = "apt" as const;
   readonly scheme = debScheme;
+  readonly repairHint = "run dpkg --configure -a, then docker-live-upgrade recover";
+  readonly holdsHint = "apt-mark showhold";
 
   /**
    * Options after the verb, so that a command reads "apt-get install ..." in errors and logs.

@@ -60,6 +60,8 @@ export function dnfPaths(hostRoot = "/"): DnfPaths {
 export class DnfPackageManager implements PackageManagerPort {
   readonly kind = "dnf" as const;
   readonly scheme = rpmScheme;
+  readonly repairHint = "run docker-live-upgrade recover after an interrupted run, else settle what dnf check reports";
+  readonly holdsHint = "dnf versionlock list";
   private rpmLock: string | null = null;
 
   constructor(
@@ -106,7 +108,7 @@ export class DnfPackageManager implements PackageManagerPort {
     });
     const changes = parseDnfTransaction(stdout);
     if (exitCode !== 0 && !changes.length && !/Nothing to do/.test(stdout)) {
-      throw new ExecError(["dnf", "install", "--assumeno", ...nevra(targets)], exitCode, stdout, "", "dnf could not resolve the transaction");
+      throw new Error(`dnf could not resolve the transaction (dnf install --assumeno ${nevra(targets).join(" ")}):\n${stdout.trim().split("\n").slice(-12).join("\n")}`);
     }
     const now = new Map((await this.installed(changes.map((c) => c.name))).map((p) => [p.name, p.version]));
     return changes.map((c) => (c.action === "remove" ? c : { ...c, from: now.get(c.name) ?? null }));
@@ -125,18 +127,11 @@ export class DnfPackageManager implements PackageManagerPort {
     await mkdir(dir, { recursive: true });
     // What the transaction needs that is not installed yet (new dependencies)...
     await this.dnf([...PAST_LOCKS, "install", "--downloadonly", `--destdir=${dir}`, "--", ...nevra(targets)]);
-    // ...and each named version itself, even the installed one (a rollback needs it). `dnf download`
-    // comes with dnf-plugins-core, on every EL host with yum-utils/dnf-utils.
+    // ...and each named version itself that is installed now (a rollback needs it): a reinstall that
+    // only downloads, with core dnf (no dnf-plugins-core and its `dnf download` needed).
     const have = await readdir(dir);
     const missing = targets.filter((t) => !have.some((f) => fileMatches(f, t)));
-    if (missing.length) {
-      await this.dnf([...PAST_LOCKS, "download", `--destdir=${dir}`, "--", ...nevra(missing)]).catch((err: unknown) => {
-        if (err instanceof ExecError && /No such command: download/.test(`${err.stdout}${err.stderr}`)) {
-          throw new Error(`dnf has no "download" command: install dnf-plugins-core (dnf install dnf-plugins-core), then run again`);
-        }
-        throw err;
-      });
-    }
+    if (missing.length) await this.dnf([...PAST_LOCKS, "reinstall", "--downloadonly", `--destdir=${dir}`, "--", ...nevra(missing)]);
     return (await readdir(dir)).filter((f) => f.endsWith(".rpm")).map((f) => join(dir, f));
   }
 

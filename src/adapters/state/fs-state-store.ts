@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { StateStore } from "../../ports/state-store.js";
 import type { RunReport } from "../../report/report.js";
-import type { Journal } from "../../upgrade/journal.js";
+import { migrateJournal, type Journal } from "../../ports/journal.js";
 import { writeFileDurable } from "./fs-atomic.js";
 
 /**
@@ -28,7 +28,7 @@ export class FsStateStore implements StateStore {
 
   async readJournal(): Promise<Journal | null> {
     try {
-      return JSON.parse(await readFile(join(this.dir, "journal.json"), "utf8")) as Journal;
+      return migrateJournal(JSON.parse(await readFile(join(this.dir, "journal.json"), "utf8")) as Parameters<typeof migrateJournal>[0]);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw new Error(`the journal ${join(this.dir, "journal.json")} is unreadable (${(err as Error).message}); inspect it, then move it aside`);

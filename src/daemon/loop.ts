@@ -1,0 +1,112 @@
+import type { Logger } from "pino";
+import { currentWindow, decideRun } from "../schedule/windows.js";
+import { LockedError } from "../upgrade/lock.js";
+import { runSession, type SignalSource } from "../upgrade/session.js";
+import type { World } from "../upgrade/world.js";
+
+/** The longest the daemon sleeps between two looks at its windows and its journal. */
+export const MAX_SLEEP = 60_000;
+/** After a recovery that could not bring the host back, the next try waits this long. */
+export const RECOVERY_BACKOFF = 10 * 60_000;
+
+/**
+ * Asked just before the stop: the window must still be open and hold the worst case from here on,
+ * the downtime budget plus the verification. Never stop dockerd into a closing window.
+ */
+export function stopVerdict(world: World, stopping: boolean, installMs = 0): string | null {
+  if (stopping) return "the daemon is stopping";
+  const now = world.clock.now();
+  const w = currentWindow(world.config.schedule, now);
+  if (!w) return "the maintenance window closed before the stop";
+  const need = installMs + world.config.upgrade.downtimeBudget + world.config.upgrade.settle;
+  if (w.closes - now < need) return `the window closes in ${Math.round((w.closes - now) / 1000)}s, less than the ${Math.round(need / 1000)}s the rest of the run may take`;
+  return null;
+}
+
+/** Expected install time (staged: it comes before the stop): the slowest recent install x1.5, else a tenth of the expected run. */
+export async function expectedInstall(world: World): Promise<number> {
+  const installs = (await world.state.reports(10)).flatMap((r) => r.steps.filter((s) => s.name === "install" && s.ok).map((s) => s.durationMs));
+  return installs.length ? Math.max(...installs) * 1.5 : world.config.schedule.expectedDuration / 10;
+}
+
+/** Expected run time: the slowest of the last few runs, else the configured default. */
+async function expectedDuration(world: World): Promise<number> {
+  const recent = (await world.state.reports(10)).filter((r) => !r.dryRun && r.outcome !== "refused" && r.finishedAt);
+  const spans = recent.map((r) => Date.parse(r.finishedAt) - Date.parse(r.startedAt)).filter((n) => n > 0);
+  return spans.length ? Math.max(...spans) * 1.5 : world.config.schedule.expectedDuration;
+}
+
+export interface DaemonLoop {
+  /** The world now (a reload replaces it). */
+  world: () => World;
+  logger: () => Logger;
+  stopping: () => boolean;
+  /** Waits up to ms; a signal or a reload wakes it early. */
+  sleep: (ms: number) => Promise<void>;
+  signals?: SignalSource | undefined;
+  /** After each look (the metrics' refresh). */
+  afterLook?: () => Promise<void>;
+  /** One look, then return (tests and the fault simulator). */
+  once?: boolean;
+}
+
+/**
+ * The daemon's loop: at its start and at every wake, an unfinished run in the journal is recovered at
+ * once (this daemon killed mid-run: its policy-rc.d holds every package's service actions, dockerd may
+ * be down); then an upgrade when a window is open and leaves room for it.
+ */
+export async function daemonLoop(loop: DaemonLoop): Promise<void> {
+  const previous = (await loop.world().state.reports(20)).find((r) => !r.dryRun && r.command === "upgrade");
+  let lastRunAt: number | null = previous ? Date.parse(previous.startedAt) : null;
+  let recoverAfter = 0;
+  while (!loop.stopping()) {
+    const world = loop.world();
+    const logger = loop.logger();
+    if (world.clock.now() >= recoverAfter && (await world.state.readJournal().then((j) => j !== null, () => true))) {
+      logger.warn("an unfinished run is in the journal: recovering now");
+      const reports = await runSession(world, { command: "recover" }, loop.signals).catch((err: unknown) => {
+        // a run started by hand holds the lock: it is its own to finish
+        if (err instanceof LockedError) logger.info({ err: err.message }, "a run in progress holds the lock");
+        else logger.error({ err }, "recovery could not run");
+        return [];
+      });
+      const last = reports.at(-1);
+      if (last) logger.info({ id: last.id, outcome: last.outcome, host: last.hostState }, "recovery finished");
+      if (last && last.exitCode !== 0) recoverAfter = world.clock.now() + RECOVERY_BACKOFF;
+      if (!last) recoverAfter = world.clock.now() + MAX_SLEEP;
+      if (loop.once) return;
+      continue;
+    }
+    const now = world.clock.now();
+    const expected = await expectedDuration(world);
+    const decision = decideRun(world.config.schedule, now, lastRunAt, expected);
+    await loop.afterLook?.();
+    if (decision.run) {
+      logger.info({ closes: new Date(decision.window.closes).toISOString() }, "maintenance window open: upgrading");
+      lastRunAt = now;
+      const installMs = await expectedInstall(world);
+      const reports = await runSession(
+        world,
+        {
+          command: "upgrade",
+          // before a staged install, the window must hold the install too; right before the stop, the rest
+          beforeStop: (phase) => stopVerdict(world, loop.stopping(), phase === "install" ? installMs : 0),
+          // a fleet slot is worth waiting for only while the window can still hold the whole run
+          fleetDeadline: decision.window.closes - expected,
+        },
+        loop.signals,
+      ).catch((err: unknown) => {
+        logger.error({ err }, "run failed");
+        return [];
+      });
+      for (const r of reports) logger.info({ id: r.id, outcome: r.outcome, downtimeMs: r.daemonDowntimeMs }, "run finished");
+      await loop.afterLook?.();
+      if (loop.once) return;
+      continue;
+    }
+    if (loop.once) return;
+    const wait = Math.max(1_000, Math.min(MAX_SLEEP, (decision.retryAt ?? now + MAX_SLEEP) - now));
+    logger.debug({ reason: decision.reason, waitMs: wait }, "waiting");
+    await loop.sleep(wait);
+  }
+}

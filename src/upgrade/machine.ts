@@ -1,0 +1,117 @@
+import type { Journal, PackageSet } from "../ports/journal.js";
+import type { InstalledPackage, PackageTarget } from "../ports/packages.js";
+import { roleOf } from "../plan/roles.js";
+import { releaseOf, type Release, type VersionScheme } from "../versions/scheme.js";
+
+/**
+ * The upgrade as a level-triggered state machine: each step reads where the journal says the run is
+ * going (forward to the target versions, or back to the previous ones) and what the host shows, and
+ * picks the one action that moves the host toward it. A run starts it from the commit point;
+ * `recover` starts it from whatever a crash left: the same transitions, no second copy.
+ */
+
+/** What the host shows, as far as the run's decisions need it. */
+export interface HostView {
+  /** The run's packages as the package database has them (absent: not installed). */
+  installed: Record<string, InstalledPackage | undefined>;
+  /** The package database reports no problem and every package of the run is fully installed. */
+  consistent: boolean;
+  daemonUp: boolean;
+  /** `/version` Version while dockerd answers. */
+  engineVersion: string | null;
+}
+
+/** How often this process tried each kind of step: bounds every loop, so the machine always ends. */
+export interface Attempts {
+  repair: number;
+  install: Record<PackageSet, number>;
+  stop: number;
+  /** Starts and restarts, counted per direction (reset when the run turns back). */
+  start: number;
+  verify: number;
+  compare: number;
+}
+
+export const LIMITS = {
+  repair: 1,
+  install: { target: 1, previous: 2 } as Record<PackageSet, number>,
+  stop: 2,
+  start: 2,
+} as const;
+
+export const noAttempts = (): Attempts => ({ repair: 0, install: { target: 0, previous: 0 }, stop: 0, start: 0, verify: 0, compare: 0 });
+
+export type Step =
+  | { kind: "repair" }
+  | { kind: "install"; set: PackageSet }
+  /** stop-first: dockerd goes down before the packages change, and stays down for the install. */
+  | { kind: "stop" }
+  | { kind: "start" }
+  | { kind: "restart" }
+  /** Forward: the new build answers; check it, the containers, the hooks and the probes. */
+  | { kind: "verify" }
+  /** Undo: compare the containers with the snapshot (nothing more can be undone). */
+  | { kind: "compare" }
+  /** Recovery only: the run cannot be finished forward without a new change to the host; go back instead. */
+  | { kind: "turn-back"; why: string }
+  | { kind: "done" };
+
+export type Mode = "run" | "recover";
+
+export const packagesOf = (j: Pick<Journal, "previous" | "target">, set: PackageSet): PackageTarget[] => (set === "target" ? j.target : j.previous);
+
+/** Every package of the set installed, at its version, fully. */
+export function isAt(j: Pick<Journal, "previous" | "target">, view: HostView, set: PackageSet): boolean {
+  return packagesOf(j, set).every((t) => {
+    const p = view.installed[t.name];
+    return p !== undefined && p.ok && p.version === t.version;
+  });
+}
+
+const sameRelease = (a: Release | null, b: Release | null): boolean => a !== null && b !== null && a.major === b.major && a.minor === b.minor && a.patch === b.patch;
+
+/**
+ * Which set the answering dockerd was started on: read from the API where the two engine releases
+ * differ, else from the journal (a revision-only change cannot be told apart by its version).
+ * null when dockerd is down, "unknown" when it answers with a release of neither set.
+ */
+export function runningSet(j: Journal, view: HostView, scheme: VersionScheme): PackageSet | "unknown" | null {
+  if (!view.daemonUp) return null;
+  const engineOf = (list: readonly PackageTarget[]) => list.find((t) => roleOf(t.name) === "engine");
+  const target = engineOf(j.target);
+  const previous = engineOf(j.previous);
+  if (!target || !previous) return j.startedOn;
+  const t = releaseOf(scheme.upstream(target.version));
+  const p = releaseOf(scheme.upstream(previous.version));
+  if (!t || !p || sameRelease(t, p)) return j.startedOn;
+  const seen = view.engineVersion === null ? null : releaseOf(view.engineVersion);
+  if (sameRelease(seen, t)) return "target";
+  if (sameRelease(seen, p)) return "previous";
+  return "unknown";
+}
+
+/** The next step toward the journal's direction, from what the host shows. Pure. */
+export function nextStep(j: Journal, view: HostView, tried: Attempts, scheme: VersionScheme, mode: Mode): Step {
+  const goal: PackageSet = j.direction === "forward" ? "target" : "previous";
+  if (!view.consistent && tried.repair < LIMITS.repair) return { kind: "repair" };
+  const atGoal = isAt(j, view, goal);
+  const running = runningSet(j, view, scheme);
+  if (mode === "recover" && j.direction === "forward") {
+    // Recovery finishes forward only what needs no new change: never a new install, never a new stop.
+    if (!atGoal) return { kind: "turn-back", why: j.state === "fetched" ? "nothing on the host had changed yet" : "the new versions are not all in place" };
+    if (running === "previous") return { kind: "turn-back", why: "the previous dockerd still serves: the install is undone without a stop" };
+  }
+  if (!atGoal && tried.install[goal] < LIMITS.install[goal]) {
+    if (j.order === "stop-first" && view.daemonUp && tried.stop < LIMITS.stop) return { kind: "stop" };
+    return { kind: "install", set: goal };
+  }
+  // The packages are as they will be: dockerd must answer, on that build.
+  if (!view.daemonUp) {
+    if (tried.start >= LIMITS.start) return { kind: "done" };
+    // going back: a new build that hangs or crash-loops is stopped before the start (stop is idempotent)
+    return { kind: j.direction === "undo" ? "restart" : "start" };
+  }
+  if (atGoal && running !== goal && tried.start < LIMITS.start) return { kind: "restart" };
+  if (j.direction === "forward") return tried.verify === 0 ? { kind: "verify" } : { kind: "done" };
+  return tried.compare === 0 ? { kind: "compare" } : { kind: "done" };
+}

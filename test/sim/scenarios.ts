@@ -1,0 +1,95 @@
+import type { ConfigInput } from "../../src/config/schema.js";
+import { SimHost, SITE_POLICY } from "../fakes/host.js";
+
+/** One configuration the explorer runs every fault of. */
+export interface Scenario {
+  order: "staged" | "stop-first";
+  pm: "apt" | "dnf";
+  /** containerd's package changes too (and containerd is restarted). */
+  containerd: boolean;
+  fleet: boolean;
+  /**
+   * good; install-fails (a package script fails: what came before it is in); dockerd-dies (the new
+   * dockerd exits at once); restarts-containers (it runs, but its restore restarted them: verification
+   * fails); wrong-build (the running dockerd reports the old release: verification fails).
+   */
+  release: "good" | "install-fails" | "dockerd-dies" | "restarts-containers" | "wrong-build";
+}
+
+export const ALL_SCENARIOS: Scenario[] = (() => {
+  const out: Scenario[] = [];
+  for (const order of ["staged", "stop-first"] as const)
+    for (const pm of ["apt", "dnf"] as const)
+      for (const containerd of [false, true])
+        for (const fleet of [false, true])
+          for (const release of ["good", "install-fails", "dockerd-dies"] as const) out.push({ order, pm, containerd, fleet, release });
+  // releases that fail verification with the new dockerd running: each order (the fleet's part is the other releases')
+  for (const order of ["staged", "stop-first"] as const)
+    for (const release of ["restarts-containers", "wrong-build"] as const) out.push({ order, pm: "apt", containerd: true, fleet: false, release });
+  return out;
+})();
+
+export const nameOf = (s: Scenario): string => `${s.order} ${s.pm}${s.containerd ? " +containerd" : ""}${s.fleet ? " fleet" : ""} release:${s.release}`;
+
+interface Versions {
+  engine: [string, string, string];
+  family: [string, string, string] | null;
+  containerd: [string, string, string];
+}
+
+/** name, before, target for each format. */
+const VERSIONS: Record<Scenario["pm"], Versions> = {
+  apt: {
+    engine: ["docker.io", "20.10.24+dfsg1-1+deb12u1+b6", "20.10.25+dfsg1-1"],
+    family: null,
+    containerd: ["containerd", "1.6.20~ds1-1+deb12u3", "1.6.21~ds1-1"],
+  },
+  dnf: {
+    engine: ["docker-ce", "3:20.10.24-1.el9", "3:20.10.25-1.el9"],
+    family: ["docker-ce-cli", "1:20.10.24-1.el9", "1:20.10.25-1.el9"],
+    containerd: ["containerd.io", "1.6.20-3.1.el9", "1.6.21-3.1.el9"],
+  },
+};
+
+export interface Prepared {
+  host: SimHost;
+  config: ConfigInput;
+  /** The packages the run changes: name, before, target. */
+  planned: [string, string, string][];
+  /** Holds the run must leave in force. */
+  holdsAfter: string[];
+}
+
+const configs = new Map<string, ConfigInput>();
+
+/** A host as the scenario starts it: the engine held (packages.hold), a site's own policy-rc.d, containers running. */
+export function prepare(s: Scenario): Prepared {
+  const v = VERSIONS[s.pm];
+  const host = new SimHost();
+  host.format = s.pm === "dnf" ? "rpm" : "deb";
+  const installed: [string, string, string][] = [v.engine, ...(v.family ? [v.family] : []), v.containerd];
+  host.installedVersions = Object.fromEntries(installed.map(([n, before]) => [n, before]));
+  host.availableVersions = Object.fromEntries(installed.map(([n, before, target]) => [n, n === v.containerd[0] && !s.containerd ? [before] : [before, target]]));
+  host.engineVersion = host.engineBuild();
+  host.containerdVersion = host.scheme.upstream(v.containerd[1]);
+  host.policyRcd = SITE_POLICY;
+  host.holds = [v.engine[0]];
+  const planned = installed.filter(([n]) => n !== v.containerd[0] || s.containerd);
+  if (s.release === "install-fails") host.failInstallOf = planned.at(-1)![2]; // the last of the set: what came before it is in
+  const newBuild = host.scheme.upstream(v.engine[2]);
+  if (s.release === "dockerd-dies") host.brokenBuilds.add(newBuild);
+  if (s.release === "restarts-containers") host.restartsContainers.add(newBuild);
+  if (s.release === "wrong-build") host.reportsAs.set(newBuild, host.engineBuild());
+  // a restarted dockerd answers once it has restored its containers
+  host.readyDelayMs = 2_000;
+  // rpm: a newer CLI than the engine's target is on offer; the CLI must follow the engine
+  if (v.family) host.availableVersions[v.family[0]]!.push(v.family[2].replace("20.10.25", "20.10.26"));
+  const config: ConfigInput = configs.get(nameOf(s)) ?? {
+    upgrade: { order: s.order, downtimeBudget: "3s", settle: "1s" },
+    docker: { readyTimeout: "3s", apiProbeInterval: "1s" },
+    packages: { hold: true, names: installed.map(([n]) => n) },
+    probes: [{ name: "web", http: "http://127.0.0.1:8080/", interval: "2s" }],
+  };
+  configs.set(nameOf(s), config); // one object per configuration: parsed once
+  return { host, config, planned, holdsAfter: planned.map(([n]) => n) };
+}

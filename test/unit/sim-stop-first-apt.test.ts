@@ -1,0 +1,4 @@
+import { describe } from "vitest";
+import { simulate } from "../sim/suite.js";
+
+describe("the fault simulator", () => simulate("stop-first", "apt", false));
