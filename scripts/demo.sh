@@ -15,9 +15,12 @@ npm run --silent build
 
 D=(/usr/bin/docker -H unix:///run/docker-live-upgrade-sandbox/docker.sock)
 # the sandbox engine is the demo's own: start from no containers
-ids=$("${D[@]}" ps -aq); [ -z "$ids" ] || "${D[@]}" rm -f $ids >/dev/null
+ids=$("${D[@]}" ps -aq)
+# shellcheck disable=SC2086 # one id per word
+[ -z "$ids" ] || "${D[@]}" rm -f $ids >/dev/null
 run() { "${D[@]}" run -d --label docker-live-upgrade-demo "$@" >/dev/null; }
 run --name demo-web --network host --restart unless-stopped local/busybox:1 httpd -f -p 127.0.0.1:18080 -h /www
+# shellcheck disable=SC2016 # the loop runs in the container's shell
 run --name demo-logger --network none local/busybox:1 sh -c 'i=0; while true; do i=$((i+1)); echo "line $i"; sleep 0.01; done'
 run --name demo-paused --network none local/busybox:1 sleep 1000000
 "${D[@]}" pause demo-paused >/dev/null

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # A sandbox Docker engine for the demo, the end-to-end tests and the benchmarks: its own containerd
 # and dockerd (live restore on, no bridge, no iptables: loopback only), its own sockets and folders,
 # and a local apt repository that serves repacked "releases" of the installed docker.io package.
@@ -31,14 +32,10 @@ SELF=$(readlink -f "$0")
 export DEBIAN_FRONTEND=noninteractive
 DOCKER=(/usr/bin/docker -H "unix://$SOCK")
 
-die() { echo "sandbox: $*" >&2; exit 1; }
-log() { echo "sandbox: $*" >&2; }
-
-need_root() { [ "$(id -u)" = 0 ] || die "run as root (it starts dockerd and installs packages)"; }
-
-ours() {
-  [ -f "$MARK" ] || die "$DIR was not created by this script (no $MARK); refusing to touch it"
-}
+TESTBED=sandbox
+ROOT_WHY="it starts dockerd and installs packages"
+# shellcheck source=testbed/lib.sh
+. "$(dirname "$SELF")/testbed/lib.sh"
 
 # A zombie has exited: where PID 1 is slow to reap orphans, kill -0 alone would wait for the reaper.
 pid_alive() {
@@ -145,7 +142,7 @@ original_deb() {
   local f="$DIR/orig/docker.io_${ver//:/%3a}_amd64.deb"
   if [ ! -f "$f" ]; then
     mkdir -p "$DIR/orig"
-    local cached; cached=$(ls /var/cache/apt/archives/docker.io_"${ver//:/%3a}"_*.deb 2>/dev/null | head -n1 || true)
+    local cached; cached=$(find /var/cache/apt/archives -maxdepth 1 -name "docker.io_${ver//:/%3a}_*.deb" 2>/dev/null | head -n1)
     if [ -n "$cached" ]; then cp "$cached" "$f"; else (cd "$DIR/orig" && apt-get download -q "docker.io=$ver" >&2); fi
   fi
   echo "$f"
@@ -193,7 +190,7 @@ cmd_repo() {
   (cd "$REPO" && dpkg-scanpackages -m . /dev/null >Packages 2>/dev/null)
   echo "deb [trusted=yes] file:$REPO ./" >"$LIST"
   apt-get update -q -o Dir::Etc::sourcelist="sources.list.d/$LIST_NAME" -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >&2
-  log "repo: $(cd "$REPO" && ls ./*.deb | tr '\n' ' ')"
+  log "repo: $(cd "$REPO" && find . -maxdepth 1 -name '*.deb' | sort | tr '\n' ' ')"
 }
 
 cmd_config() {
@@ -203,6 +200,7 @@ cmd_config() {
 # docker-live-upgrade config for the sandbox engine (scripts/sandbox.sh)
 docker:
   socket: $SOCK
+  pidFile: $RUN/docker.pid
 service:
   manager: command
   stop: ["$SELF", "stop-daemon"]
@@ -221,12 +219,13 @@ cmd_down() {
   ours
   if "${DOCKER[@]}" version >/dev/null 2>&1; then
     local ids; ids=$("${DOCKER[@]}" ps -aq)
+    # shellcheck disable=SC2086 # one id per word
     [ -z "$ids" ] || "${DOCKER[@]}" rm -f $ids >/dev/null 2>&1 || true
   fi
   cmd_stop_daemon || true
   stop_containerd || true
   pkill -f "containerd-shim-runc-v2 .*-address $RUN/containerd.sock" 2>/dev/null || true
-  { grep -o " $DATA[^ ]*\| $RUN[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " ${DATA}[^ ]*\| ${RUN}[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -f "$LIST"
   if [ -f "$DIR/original-packages" ]; then
     local want=() p

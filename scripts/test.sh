@@ -13,6 +13,7 @@ if [ $status = 0 ]; then
   npm run --silent build
   npx vitest run --config vitest.config.e2e.ts --reporter=default --reporter=json --outputFile.json="$out/e2e.json" || status=$?
 fi
+# shellcheck disable=SC2016 # a JavaScript program, not shell
 node -e '
   const fs = require("fs");
   let passed = 0, failed = 0, skipped = 0;

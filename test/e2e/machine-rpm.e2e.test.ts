@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { until } from "./helpers.js";
-import { bootEach, CE_RPM, CONTAINERD_RPM, pinger, type Machine } from "./machine.js";
+import { bootEach, CE_RPM, CLI_RPM, CONTAINERD_RPM, pinger, type Machine } from "./machine.js";
 
 // An rpm host: systemd as PID 1, Docker's rpm packages (docker-ce, docker-ce-cli, containerd.io,
 // plugins) installed by dnf from a local repository shaped like download.docker.com's, their
@@ -27,7 +27,7 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
     expect(report.packages).toEqual(
       expect.arrayContaining([
         { name: "containerd.io", from: CONTAINERD_RPM("1.6.20"), to: CONTAINERD_RPM("1.6.21") },
-        { name: "docker-ce-cli", from: "1:20.10.24-1.el9", to: "1:20.10.25-1.el9" },
+        { name: "docker-ce-cli", from: CLI_RPM("20.10.24"), to: CLI_RPM("20.10.25") },
       ]),
     );
     expect(report.checks.find((c) => c.name === "simulation")).toMatchObject({ ok: true, message: expect.stringContaining("3 package change(s)") });
@@ -63,7 +63,7 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
     expect([exitCode, report.outcome]).toEqual([0, "upgraded"]);
     expect(report.order).toBe("staged");
     expect(await host.version("docker-ce")).toBe(CE_RPM("20.10.25"));
-    expect(await host.version("docker-ce-cli")).toBe("1:20.10.25-1.el9");
+    expect(await host.version("docker-ce-cli")).toBe(CLI_RPM("20.10.25"));
     expect(await host.version("containerd.io")).toBe(CONTAINERD_RPM("1.6.21"));
     expect(report.engineVersion.after).toBe("20.10.25+dfsg1");
     expect(await host.identities()).toEqual(before);
@@ -75,9 +75,9 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
     expect(seen.ok).toBeGreaterThan(50);
     await rpmClean(host);
     expect((await host.run("dnf", "-q", "versionlock", "list")).trim().split("\n").sort()).toEqual([
-      "containerd.io-0:1.6.21-3.1.el9.*",
-      "docker-ce-3:20.10.25-1.el9.*",
-      "docker-ce-cli-1:20.10.25-1.el9.*",
+      `containerd.io-0:${CONTAINERD_RPM("1.6.21")}.*`,
+      `docker-ce-${CE_RPM("20.10.25")}.*`,
+      `docker-ce-cli-${CLI_RPM("20.10.25")}.*`,
     ]);
   });
 
@@ -100,7 +100,7 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
     expect(report.steps.map((s) => s.name)).toContain("rollback-install");
     expect(report.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
     expect(await host.version("docker-ce")).toBe(CE_RPM("20.10.24"));
-    expect(await host.version("docker-ce-cli")).toBe("1:20.10.24-1.el9");
+    expect(await host.version("docker-ce-cli")).toBe(CLI_RPM("20.10.24"));
     expect(await host.identities()).toEqual(before);
     expect((await host.unit("docker.service", "ActiveState")).ActiveState).toBe("active");
     expect(await host.sh("dnf history list 2>/dev/null | grep -ci downgrade || true")).not.toBe("0");
@@ -121,7 +121,7 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
     await host.run("systemctl", "kill", "-s", "KILL", "dlu-run.service");
     await until("the run to be dead", async () => (await host.exec(["pgrep", "-f", "dnf"])).exitCode !== 0);
     // what the interrupted transaction left: docker-ce-cli recorded twice
-    expect(await host.version("docker-ce-cli")).toBe("1:20.10.24-1.el9,1:20.10.25-1.el9");
+    expect(await host.version("docker-ce-cli")).toBe(`${CLI_RPM("20.10.24")},${CLI_RPM("20.10.25")}`);
 
     const status = await host.cli("status");
     expect((status.report as unknown as { unfinishedRun: unknown }).unfinishedRun).toMatchObject({ state: "installing" });
@@ -132,7 +132,7 @@ describe("on an rpm host: dnf, rpm and Docker's rpm packages", () => {
     expect(report.recovery?.found).toMatch(/interrupted at "installing"/);
     expect(report.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
     expect(await host.version("docker-ce")).toBe(CE_RPM("20.10.24"));
-    expect(await host.version("docker-ce-cli")).toBe("1:20.10.24-1.el9");
+    expect(await host.version("docker-ce-cli")).toBe(CLI_RPM("20.10.24"));
     expect(await host.identities()).toEqual(before);
     await rpmClean(host);
   });

@@ -1,4 +1,4 @@
-import { execa, type Options } from "execa";
+import { execa, execaSync, type Options } from "execa";
 import { afterEach } from "vitest";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -7,12 +7,19 @@ import { ROOT, type Identity } from "./helpers.js";
 
 export const MACHINE = join(ROOT, "scripts/machine.sh");
 
-/** Docker's version forms, as scripts/machine.sh builds them. */
-export const CE = (up: string) => `5:${up}-1~debian.12~bookworm`;
-export const CONTAINERD = (up: string) => `${up}-1`;
+/** Docker's version forms, as the testbed builds them: asked of it (scripts/testbed/versions.sh), never written twice. */
+const versions = new Map<string, string>();
+const versionOf = (pkg: string, up: string, rpm = false): string => {
+  const key = `${pkg} ${up} ${rpm}`;
+  if (!versions.has(key)) versions.set(key, execaSync("bash", [MACHINE, "version", pkg, up, ...(rpm ? ["--rpm"] : [])]).stdout.trim());
+  return versions.get(key)!;
+};
+export const CE = (up: string) => versionOf("docker-ce", up);
+export const CONTAINERD = (up: string) => versionOf("containerd.io", up);
 /** ...and of Docker's rpm packages (EL9). */
-export const CE_RPM = (up: string) => `3:${up}-1.el9`;
-export const CONTAINERD_RPM = (up: string) => `${up}-3.1.el9`;
+export const CE_RPM = (up: string) => versionOf("docker-ce", up, true);
+export const CONTAINERD_RPM = (up: string) => versionOf("containerd.io", up, true);
+export const CLI_RPM = (up: string) => versionOf("docker-ce-cli", up, true);
 
 /** One machine of the testbed: Debian 12 booted by systemd-nspawn, systemd as PID 1, Docker's packages. */
 export class Machine {
