@@ -7,7 +7,7 @@ import { releaseOf } from "../versions/scheme.js";
 export const pass = (name: string, message: string, level: CheckResult["level"] = "error"): CheckResult => ({ name, ok: true, message, level });
 export const fail = (name: string, message: string, level: CheckResult["level"] = "error"): CheckResult => ({ name, ok: false, message, level });
 
-/** FAILURE-MODES #5: dockerd must talk to a containerd it did not start itself. */
+/** docs/failure-modes.md#fm-5: dockerd must talk to a containerd it did not start itself. */
 export function containerdVerdict(info: EngineInfo, processes: readonly ProcessEntry[]): CheckResult {
   const dockerds = new Set(processes.filter((p) => p.comm === "dockerd").map((p) => p.pid));
   const children = processes.filter((p) => p.comm === "containerd" && dockerds.has(p.ppid));
@@ -24,7 +24,7 @@ export function containerdVerdict(info: EngineInfo, processes: readonly ProcessE
     : fail("containerd-external", "no containerd process found; cannot prove dockerd uses an external containerd", "warning");
 }
 
-/** FAILURE-MODES #4: KillMode/Delegate of the units; #3: BindsTo containerd stops dockerd on a containerd restart. */
+/** docs/failure-modes.md#fm-4: KillMode/Delegate of the units; #fm-3: BindsTo containerd stops dockerd on a containerd restart. */
 export function unitVerdicts(facts: ServiceFacts, containerdChanges: boolean): CheckResult[] {
   const out: CheckResult[] = [];
   for (const [unit, props] of Object.entries(facts.units)) {
@@ -70,7 +70,7 @@ function socketVerdict(socket: Record<string, string>, service: Record<string, s
   return pass("unit:docker.socket", `${socket.LoadState ?? "unknown"}: left alone; clients are refused while dockerd restarts`);
 }
 
-/** FAILURE-MODES #10 and #12: hazards per container, by the engine version being left. */
+/** docs/failure-modes.md#fm-10 and #fm-12: hazards per container, by the engine version being left. */
 export function containerHazards(engineVersion: string, containers: readonly ContainerState[]): CheckResult[] {
   const rel = releaseOf(engineVersion);
   const below = (major: number) => rel !== null && rel.major < major;

@@ -155,7 +155,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (host: string, opts: Common) => {
       const { world } = await setup(opts);
       await requireFleet(world.fleet).clear(host);
-      await world.notifier.notify("fleet-clear", { id: `fleet-clear-${host}`, error: { message: `halt of ${host} cleared in group ${world.config.fleet?.group ?? "?"}`, step: "fleet" } });
+      await world.notifier.notify("fleet-clear", { id: `fleet-clear-${host}`, hostState: `the halt of ${host} was cleared in fleet group ${world.config.fleet?.group ?? "?"}` });
       process.stdout.write(`fleet: cleared ${host}\n`);
     });
   for (const [name, paused] of [["pause", true], ["resume", false]] as const) {

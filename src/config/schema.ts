@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PACKAGE_NAME } from "../plan/roles.js";
+import { PACKAGE_NAME } from "../versions/names.js";
 import { parseDuration } from "./duration.js";
 import { isValidCron } from "../schedule/cron.js";
 
@@ -61,6 +61,8 @@ export const configSchema = z.strictObject({
       socket: z.string().startsWith("/", "an absolute unix socket path").default("/var/run/docker.sock"),
       /** The daemon's configuration file, validated with the new dockerd (23.0+) before the restart. */
       configFile: z.string().startsWith("/", "an absolute path").default("/etc/docker/daemon.json"),
+      /** dockerd's pid file: tells whether the running dockerd's binary was replaced on disk (not the installed build). */
+      pidFile: z.string().startsWith("/", "an absolute path").default("/var/run/docker.pid"),
       readyTimeout: duration("60s"),
       /** The built-in probe of the API (GET /_ping on the socket) during the run; 0s turns it off. */
       apiProbeInterval: duration("20ms"),
@@ -168,5 +170,4 @@ export const configSchema = z.strictObject({
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
-export type ProbeConfig = Config["probes"][number];
 export type HookConfig = Config["hooks"]["pre"][number];

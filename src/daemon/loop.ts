@@ -46,8 +46,10 @@ export interface DaemonLoop {
   signals?: SignalSource | undefined;
   /** After each look (the metrics' refresh). */
   afterLook?: () => Promise<void>;
-  /** One look, then return (tests and the fault simulator). */
-  once?: boolean;
+  /** At the top of each pass, with no session running (a replaced world is closed there, never under a run). */
+  idle?: () => Promise<void>;
+  /** Return after this many passes (tests and the fault simulator); unbounded when absent. */
+  passes?: number;
 }
 
 /**
@@ -59,7 +61,9 @@ export async function daemonLoop(loop: DaemonLoop): Promise<void> {
   const previous = (await loop.world().state.reports(20)).find((r) => !r.dryRun && r.command === "upgrade");
   let lastRunAt: number | null = previous ? Date.parse(previous.startedAt) : null;
   let recoverAfter = 0;
-  while (!loop.stopping()) {
+  let pass = 0;
+  while (!loop.stopping() && pass++ < (loop.passes ?? Infinity)) {
+    await loop.idle?.();
     const world = loop.world();
     const logger = loop.logger();
     if (world.clock.now() >= recoverAfter && (await world.state.readJournal().then((j) => j !== null, () => true))) {
@@ -72,9 +76,9 @@ export async function daemonLoop(loop: DaemonLoop): Promise<void> {
       });
       const last = reports.at(-1);
       if (last) logger.info({ id: last.id, outcome: last.outcome, host: last.hostState }, "recovery finished");
-      if (last && last.exitCode !== 0) recoverAfter = world.clock.now() + RECOVERY_BACKOFF;
-      if (!last) recoverAfter = world.clock.now() + MAX_SLEEP;
-      if (loop.once) return;
+      // a journal left open (whatever the exit code) is tried again later, not at once: never a spin
+      const open = await world.state.readJournal().then((j) => j !== null, () => true);
+      if (open) recoverAfter = world.clock.now() + (last ? RECOVERY_BACKOFF : MAX_SLEEP);
       continue;
     }
     const now = world.clock.now();
@@ -101,10 +105,8 @@ export async function daemonLoop(loop: DaemonLoop): Promise<void> {
       });
       for (const r of reports) logger.info({ id: r.id, outcome: r.outcome, downtimeMs: r.daemonDowntimeMs }, "run finished");
       await loop.afterLook?.();
-      if (loop.once) return;
       continue;
     }
-    if (loop.once) return;
     const wait = Math.max(1_000, Math.min(MAX_SLEEP, (decision.retryAt ?? now + MAX_SLEEP) - now));
     logger.debug({ reason: decision.reason, waitMs: wait }, "waiting");
     await loop.sleep(wait);

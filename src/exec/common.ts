@@ -77,6 +77,9 @@ export async function spawnRaw(file: string, args: readonly string[], options: R
   const child = execa(file, args, {
     reject: false,
     shell: false,
+    // its own process group: a Ctrl-C in the terminal reaches the upgrader (which decides what it means
+    // at this point of the run), not apt-get or systemctl in the middle of their work
+    detached: true,
     stdin: options.input === undefined ? "ignore" : "pipe",
     input: options.input,
     env: options.env,
@@ -87,10 +90,14 @@ export async function spawnRaw(file: string, args: readonly string[], options: R
     all: true,
   });
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    if (child.pid !== undefined) void endTree(child.pid);
-  }, options.timeoutMs);
+  // 0 (or less) means no timeout, as for execa; Node fires a delay over 2^31-1 ms at once: cap it
+  const timer =
+    options.timeoutMs > 0 && Number.isFinite(options.timeoutMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          if (child.pid !== undefined) void endTree(child.pid);
+        }, Math.min(options.timeoutMs, 2 ** 31 - 1))
+      : undefined;
   const result = await child;
   clearTimeout(timer);
   const startError = result.failed && result.exitCode === undefined && !timedOut && !result.isTerminated;

@@ -3,39 +3,9 @@
  * compare-and-swap on its revision. Pure: every decision is a function of this state, the hosts
  * whose lease is alive, and the request; the etcd adapter only reads, decides and swaps.
  */
-export interface Holder {
-  host: string;
-  runId: string;
-  /** The etcd lease (hex id) the holder keeps alive; its alive key is bound to it. */
-  lease: string;
-  since: string;
-}
+import type { GroupState, Halt, Holder } from "../ports/fleet.js";
 
-export interface Halt {
-  host: string;
-  runId: string;
-  reason: string;
-  at: string;
-  /** failed: the run failed or was rolled back; lost: its lease expired mid-upgrade (seen by another host). Absent in records of older versions: failed. */
-  kind?: "failed" | "lost";
-}
-
-export interface HostRecord {
-  /** The engine package version the host was left on by its last run. */
-  version: string;
-  runId: string;
-  outcome: string;
-  at: string;
-}
-
-export interface GroupState {
-  holders: Holder[];
-  halted: Halt | null;
-  paused: boolean;
-  /** The rollout's target: the engine package version every host of the group upgrades to. */
-  target: { version: string; setBy: string; at: string } | null;
-  hosts: Record<string, HostRecord>;
-}
+export type { GroupState, Halt, Holder, HostRecord } from "../ports/fleet.js";
 
 export const emptyGroup = (): GroupState => ({ holders: [], halted: null, paused: false, target: null, hosts: {} });
 

@@ -1,3 +1,4 @@
+import { againstTheRelease } from "../report/failures.js";
 import type { RunReport } from "../report/report.js";
 
 export interface BadTarget {
@@ -9,10 +10,11 @@ export interface BadTarget {
 }
 
 /**
- * A run that got as far as changing the host (an install or a stop), and then failed or was rolled
- * back for the target's sake: not one undone because its window closed before the stop.
+ * A run that failed or was rolled back for the target's sake (its install, its start, its
+ * verification: not one called off before the stop, nor one stopped by this host's own trouble); or
+ * the recovery that finished undoing such a run (its report carries the run's failure).
  */
-const attempted = (r: RunReport): boolean => r.steps.some((s) => s.name === "install" || s.name === "stop") && r.error?.step !== "before-stop";
+const attempted = (r: RunReport): boolean => againstTheRelease(r.error);
 
 /**
  * Engine targets that failed or were rolled back on this host and have not been installed since (a
@@ -23,7 +25,7 @@ export function badTargets(reports: readonly RunReport[]): BadTarget[] {
   const bad = new Map<string, BadTarget>();
   for (const r of [...reports].reverse()) {
     const to = r.engine.to;
-    if (r.dryRun || r.command !== "upgrade" || !to) continue;
+    if (r.dryRun || !to) continue;
     if (r.outcome === "upgraded") bad.delete(to);
     else if ((r.outcome === "failed" || r.outcome === "rolled-back") && attempted(r)) {
       bad.set(to, { version: to, runId: r.id, outcome: r.outcome, reason: r.error?.message ?? r.outcome, at: r.finishedAt });

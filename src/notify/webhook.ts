@@ -11,7 +11,7 @@ export function summaryText(event: NotifyEvent, r: Partial<RunReport>): string {
   const eng = r.engine?.package ? `${r.engine.package} ${r.engine.from ?? "?"} -> ${r.engine.to ?? "?"}` : "docker";
   const down = typeof r.daemonDowntimeMs === "number" ? `, API down ${r.daemonDowntimeMs} ms` : "";
   const lost = r.containers ? `, containers ${r.containers.unchanged.length}/${r.containers.before} unchanged` : "";
-  const err = r.error ? `: ${r.error.message}` : "";
+  const err = r.error ? `: ${r.error.message}` : event.startsWith("fleet-") && r.hostState ? `: ${r.hostState}` : "";
   return `[${host}] docker-live-upgrade ${event}: ${eng}${r.outcome && event !== "start" ? ` (${r.outcome})` : ""}${down}${lost}${err}`;
 }
 

@@ -41,19 +41,8 @@ export function enginePackages(format: "deb" | "rpm"): string[] {
   return knownPackages(format).filter((n) => ROLES[n] === "engine");
 }
 
-export const ENGINE_PACKAGES = enginePackages("deb");
-export const KNOWN_PACKAGES = knownPackages("deb");
-
 export function roleOf(name: string): PackageRole | null {
   return ROLES[name] ?? null;
-}
-
-/** Debian policy package names; also what rpm accepts for the names we use. */
-export const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]{1,127}$/;
-
-/** Refuses any name that is not a package name before it reaches a package manager's argv. */
-export function assertPackageNames(names: readonly string[]): void {
-  for (const n of names) if (!PACKAGE_NAME.test(n)) throw new Error(`refusing package name ${JSON.stringify(n)}`);
 }
 
 /** Upstream versions with a known live-restore bug (moby#45898: 24.0.3 panics restoring bind-mount containers). */

@@ -1,4 +1,40 @@
-import type { GroupState, Holder } from "../fleet/semaphore.js";
+/**
+ * A fleet group's shared state, as the coordination service stores it (etcd: one key, changed only by
+ * compare-and-swap on its revision). The decisions on it are src/fleet/semaphore.ts's.
+ */
+export interface Holder {
+  host: string;
+  runId: string;
+  /** The etcd lease (hex id) the holder keeps alive; its alive key is bound to it. */
+  lease: string;
+  since: string;
+}
+
+export interface Halt {
+  host: string;
+  runId: string;
+  reason: string;
+  at: string;
+  /** failed: the run failed or was rolled back; lost: its lease expired mid-upgrade (seen by another host). Absent in records of older versions: failed. */
+  kind?: "failed" | "lost";
+}
+
+export interface HostRecord {
+  /** The engine package version the host was left on by its last run. */
+  version: string;
+  runId: string;
+  outcome: string;
+  at: string;
+}
+
+export interface GroupState {
+  holders: Holder[];
+  halted: Halt | null;
+  paused: boolean;
+  /** The rollout's target: the engine package version every host of the group upgrades to. */
+  target: { version: string; setBy: string; at: string } | null;
+  hosts: Record<string, HostRecord>;
+}
 
 /** How a run that held a slot ended. ok false halts the group with the reason. */
 export interface RunResult {

@@ -12,4 +12,10 @@ export interface HostPort {
    * absent, else whether that build accepts the configuration.
    */
   validateDaemonConfig(configFile: string): Promise<{ ok: boolean; message: string } | null>;
+  /**
+   * Whether the running dockerd (its pid file's process) runs a binary that has since been replaced on
+   * disk (/proc/PID/exe " (deleted)"): it is not the installed build, whatever its version says. null
+   * when that cannot be told (no pid file, no such process).
+   */
+  dockerdReplaced(pidFile: string): Promise<boolean | null>;
 }

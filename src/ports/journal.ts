@@ -36,6 +36,8 @@ export interface Journal {
   failure: { message: string; step: string } | null;
   /** The set installed when dockerd was last started (at first: the one it ran on): which build answers, where the API cannot tell. */
   startedOn: PackageSet;
+  /** The engine package and its versions before and after (the same when only its companions change). */
+  engine: { name: string; from: string; to: string };
   /** Versions installed before the run (what an undo restores). */
   previous: PackageTarget[];
   target: PackageTarget[];
@@ -52,7 +54,7 @@ export interface Journal {
 }
 
 /** A journal as an earlier version of the tool wrote it (version 1): read, so that an upgrade of the tool mid-run is recovered too. */
-interface JournalV1 extends Omit<Journal, "version" | "state" | "direction" | "failure" | "startedOn" | "holds" | "fleetSlot" | "transitions"> {
+interface JournalV1 extends Omit<Journal, "version" | "state" | "direction" | "failure" | "startedOn" | "holds" | "fleetSlot" | "transitions" | "engine"> {
   version: 1;
   state: Exclude<JournalState, "repairing" | "verified"> | "rolling-back";
   releasedHolds: string[];
@@ -64,9 +66,11 @@ export function migrateJournal(raw: Journal | JournalV1): Journal {
   if (raw.version === 2) return raw;
   const { releasedHolds, state, transitions, ...rest } = raw;
   const undo = state === "rolling-back";
+  const engine = rest.target[0] ?? rest.previous[0];
   return {
     ...rest,
     version: 2,
+    engine: { name: engine?.name ?? "", from: rest.previous.find((p) => p.name === engine?.name)?.version ?? "", to: engine?.version ?? "" },
     state: undo ? "installing" : state,
     direction: undo ? "undo" : "forward",
     failure: undo ? { message: "interrupted while rolling back", step: "rollback" } : null,

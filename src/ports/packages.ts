@@ -49,12 +49,14 @@ export interface PackageManagerPort {
   /** Downloads those versions (and what they need) into dir; returns the files. */
   fetch(targets: readonly PackageTarget[], dir: string): Promise<string[]>;
   install(targets: readonly PackageTarget[], options: InstallOptions): Promise<void>;
-  /** Finishes an interrupted package run (dpkg --configure -a). */
-  repair(): Promise<void>;
+  /** Finishes an interrupted package run (dpkg --configure -a); `env` for the package scripts (what a service hold asks for). */
+  repair(env?: Record<string, string>): Promise<void>;
   /** The process holding the package database lock, or null. */
   lockHolder(): Promise<string | null>;
   /** Problems the package database reports (dpkg --audit); empty when consistent. */
   audit(): Promise<string[]>;
   held(names: readonly string[]): Promise<string[]>;
+  /** null when this host can hold packages; else why not and what to install (dnf without versionlock). */
+  holdSupport(): Promise<string | null>;
   setHold(names: readonly string[], hold: boolean): Promise<void>;
 }

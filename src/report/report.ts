@@ -1,4 +1,18 @@
-import type { ContainerDiff } from "../upgrade/diff.js";
+export interface ContainerRef {
+  id: string;
+  name: string;
+}
+
+/** Every container before and after, classified (same Id, Pid, StartedAt and Paused: unchanged). */
+export interface ContainerDiff {
+  before: number;
+  after: number;
+  unchanged: ContainerRef[];
+  restarted: ContainerRef[];
+  missing: ContainerRef[];
+  changed: (ContainerRef & { what: string })[];
+  new: ContainerRef[];
+}
 
 /** deferred: nothing touched, try again later (no fleet slot in time). */
 export type Outcome = "upgraded" | "would-upgrade" | "up-to-date" | "refused" | "failed" | "rolled-back" | "deferred";

@@ -1,8 +1,17 @@
 import { parse } from "node-cron";
-import type { Config } from "../config/schema.js";
+/** A maintenance window as the config gives it (durations in ms). */
+export interface WindowConfig {
+  cron: string;
+  duration: number;
+  timezone?: string | undefined;
+}
 
-type Schedule = Config["schedule"];
-type WindowConfig = Schedule["windows"][number];
+/** The schedule as the config gives it: windows, blackout dates, the least time between runs. */
+export interface Schedule {
+  windows: WindowConfig[];
+  blackout: string[];
+  minInterval: number;
+}
 
 export interface OpenWindow {
   opens: number;

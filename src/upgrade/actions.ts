@@ -4,7 +4,7 @@ import { roleOf } from "../plan/roles.js";
 import { releaseOf } from "../versions/scheme.js";
 import { enter, type MachineContext } from "./context.js";
 import { restartDaemon, startDaemon, stopDaemon } from "./daemon-cycle.js";
-import { installHeld } from "./install.js";
+import { heldServices, installHeld } from "./install.js";
 import { packagesOf, type Step } from "./machine.js";
 import { observe } from "./observe.js";
 import { StepError } from "./steps.js";
@@ -16,8 +16,10 @@ export const runNames = (ctx: MachineContext): string[] => [...new Set([...ctx.j
 async function liftHolds(ctx: MachineContext, names: readonly string[]): Promise<void> {
   const lift = ctx.journal.holds.before.filter((n) => names.includes(n));
   if (!lift.length) return;
-  const held = await ctx.world.packages.held(lift);
-  if (held.length) await ctx.world.packages.setHold(held, false);
+  await ctx.steps.run("lift-holds", async () => {
+    const held = await ctx.world.packages.held(lift);
+    if (held.length) await ctx.world.packages.setHold(held, false);
+  });
 }
 
 /** 23.0 and later: the new dockerd must accept the daemon's configuration (staged: before the old one stops). */
@@ -46,7 +48,9 @@ async function install(ctx: MachineContext, set: PackageSet): Promise<void> {
   );
   const installed = { ...ctx.view.installed };
   for (const t of targets) installed[t.name] = { name: t.name, version: t.version, status: "ii", ok: true };
-  ctx.view = { ...ctx.view, installed, consistent: true };
+  // a running dockerd keeps its old binary: the installed file is another one now
+  const replaced = ctx.view.daemonUp && targets.some((t) => roleOf(t.name) === "engine") ? true : ctx.view.binaryReplaced;
+  ctx.view = { ...ctx.view, installed, consistent: true, binaryReplaced: replaced };
   await enter(ctx, "installed");
   await ctx.steps.run(set === "target" ? "reload" : "rollback-reload", () => world.service.reload());
   if (set === "target") await validateConfig(ctx);
@@ -56,7 +60,8 @@ async function repair(ctx: MachineContext): Promise<void> {
   ctx.tried.repair++;
   await enter(ctx, "repairing");
   ctx.acted = true;
-  await ctx.steps.run("repair", () => ctx.world.packages.repair());
+  // dpkg --configure -a runs the package scripts: held like an install's, or they restart dockerd mid-run
+  await ctx.steps.run("repair", () => heldServices(ctx.world, (env) => ctx.world.packages.repair(env)));
   ctx.view = await observe(ctx.world, runNames(ctx));
 }
 
@@ -80,7 +85,8 @@ async function verify(ctx: MachineContext): Promise<void> {
   const failed = checks.find((c) => !c.ok && c.level === "error");
   if (failed) throw new StepError("verify", new Error(`${failed.name}: ${failed.message}`));
   ctx.verified = true;
-  await enter(ctx, "verified");
+  // nothing on the host waits on this record (a recovery verifies a started run again): best effort
+  await enter(ctx, "verified", { bestEffort: true });
 }
 
 /** Going back: the containers compared with the snapshot once the previous build answers. */

@@ -60,14 +60,14 @@ export function note(ctx: MachineContext, state: JournalState): void {
  * does not change the host without a record recovery can read); going back it is best effort: undoing
  * matters more than recording it, and recovery reads the host as well as the journal.
  */
-export async function enter(ctx: MachineContext, state: JournalState): Promise<void> {
+export async function enter(ctx: MachineContext, state: JournalState, options: { bestEffort?: boolean } = {}): Promise<void> {
   note(ctx, state);
   try {
     await ctx.world.state.writeJournal(ctx.journal);
     ctx.journalBehind = null;
     ctx.world.logger.info({ state, direction: ctx.journal.direction }, "journal");
   } catch (err) {
-    if (ctx.journal.direction === "forward" && !ctx.bestEffortJournal) throw new StepError("journal", new Error(`could not write the journal: ${errorMessage(err)}`));
+    if (ctx.journal.direction === "forward" && !ctx.bestEffortJournal && !options.bestEffort) throw new StepError("journal", new Error(`could not write the journal: ${errorMessage(err)}`));
     ctx.journalBehind = errorMessage(err);
     ctx.world.logger.error({ err, state }, "could not write the journal; going on with the undo");
   }

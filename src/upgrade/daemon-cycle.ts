@@ -44,7 +44,7 @@ export async function stopDaemon(ctx: MachineContext, options: { holdActivation:
   ctx.window.cycleStart = now;
   ctx.acted = true;
   await ctx.steps.run("stop", () => world.service.stop(options));
-  ctx.view = { ...ctx.view, daemonUp: false, engineVersion: null };
+  ctx.view = { ...ctx.view, daemonUp: false, engineVersion: null, binaryReplaced: null };
   // recovery decides alike from "stopping" and "stopped": no write of its own in the down window
   note(ctx, "stopped");
 }
@@ -70,7 +70,8 @@ export async function startDaemon(ctx: MachineContext, step = "start"): Promise<
   ctx.window.downSince = null;
   ctx.window.cycleStart = null;
   const engineVersion = await twice(async () => (await world.docker.version()).version);
-  ctx.view = { ...ctx.view, daemonUp: true, engineVersion };
+  // a process just started from the file on disk (a socket-activated one too)
+  ctx.view = { ...ctx.view, daemonUp: true, engineVersion, binaryReplaced: false };
   await enter(ctx, "started");
 }
 

@@ -1,25 +1,13 @@
 import type { ContainerState } from "../ports/docker.js";
+import type { ContainerDiff, ContainerRef } from "../report/report.js";
 
-export interface ContainerRef {
-  id: string;
-  name: string;
-}
-
-export interface ContainerDiff {
-  before: number;
-  after: number;
-  unchanged: ContainerRef[];
-  restarted: ContainerRef[];
-  missing: ContainerRef[];
-  changed: (ContainerRef & { what: string })[];
-  new: ContainerRef[];
-}
+export type { ContainerDiff, ContainerRef } from "../report/report.js";
 
 const ref = (c: ContainerState): ContainerRef => ({ id: c.id, name: c.name });
 
 /**
  * Classifies every container. "Not restarted" means same Id AND same State.Pid AND same State.StartedAt:
- * after a restore dockerd resets RestartCount, so it proves nothing (FAILURE-MODES #13).
+ * after a restore dockerd resets RestartCount, so it proves nothing (docs/failure-modes.md#fm-13).
  */
 export function diffContainers(before: readonly ContainerState[], after: readonly ContainerState[]): ContainerDiff {
   const afterById = new Map(after.map((c) => [c.id, c]));

@@ -8,9 +8,8 @@ import { judge, type Judgement } from "./outcome.js";
 import { saveReport } from "./record.js";
 import { StepError, errorMessage } from "./steps.js";
 import { EXIT } from "../report/exit-codes.js";
+import { againstTheRelease } from "../report/failures.js";
 
-/** Steps whose failure says nothing against the release: the run was called off before the stop. */
-const CANCELLED = new Set(["before-stop", "fleet-fence"]);
 
 /** More steps than any path needs (each kind is bounded by LIMITS): a safety net, never reached. */
 const MAX_STEPS = 4 * (LIMITS.repair + LIMITS.install.target + LIMITS.install.previous + LIMITS.stop + LIMITS.start * 2 + 3);
@@ -83,7 +82,7 @@ async function guarantee(ctx: MachineContext): Promise<string[]> {
     const missing = want.filter((n) => !now.includes(n));
     if (missing.length) await world.packages.setHold(missing, true);
   });
-  if (!held) unsettled.push(`the package holds (${ctx.journal.holds.after.join(", ")}) are not all back`);
+  if (!held) ctx.report.checks.push({ name: "package-holds", ok: false, message: `the holds on ${ctx.journal.holds.after.join(", ")} are not all back: ${ctx.undoErrors.find((e) => e.startsWith("holds:")) ?? "?"}; hold them by hand (${world.packages.holdsHint})`, level: "warning" });
   await guard(ctx, "probes", async () => {
     ctx.report.probes = await ctx.probes.stop();
   });
@@ -92,9 +91,10 @@ async function guarantee(ctx: MachineContext): Promise<string[]> {
 
 function fleetResult(ctx: MachineContext, j: Judgement): RunResult {
   const failure = ctx.journal.failure;
-  const engine = ctx.journal.target[0]?.name;
-  const version = (engine && ctx.view.installed[engine]?.version) ?? ctx.journal.previous[0]?.version ?? "";
-  const ok = j.outcome === "upgraded" || (j.healthy && (failure === null || CANCELLED.has(failure.step)));
+  const { engine } = ctx.journal;
+  // the engine's version the host is on now (unchanged where only its companions were upgraded)
+  const version = ctx.view.installed[engine.name]?.version ?? (j.outcome === "upgraded" ? engine.to : engine.from);
+  const ok = j.outcome === "upgraded" || (j.healthy && !againstTheRelease(failure));
   return { ok, version, outcome: j.outcome, reason: ok ? null : (failure?.message ?? j.text) };
 }
 
@@ -106,7 +106,7 @@ function report(ctx: MachineContext, j: Judgement): void {
   r.exitCode = j.exitCode;
   r.hostState = j.text;
   // called off right before the stop, with nothing changed yet: a refusal, as before the commit point
-  if (ctx.mode === "run" && !ctx.acted && journal.failure && CANCELLED.has(journal.failure.step) && j.outcome === "rolled-back") {
+  if (ctx.mode === "run" && !ctx.acted && (journal.failure?.step === "before-stop" || journal.failure?.step === "fleet-fence") && j.outcome === "rolled-back") {
     r.outcome = "refused";
     r.exitCode = EXIT.refused;
     r.hostState = `unchanged: nothing was stopped or installed; ${j.text}`;
@@ -114,7 +114,7 @@ function report(ctx: MachineContext, j: Judgement): void {
   r.daemonDowntimeMs = ctx.window.downtimeMs;
   r.engineVersion.after = ctx.view.engineVersion;
   const wentBack = journal.direction === "undo";
-  if (wentBack && j.outcome !== "up-to-date") {
+  if (wentBack && j.outcome !== "up-to-date" && r.outcome !== "refused") {
     r.checks.push(
       j.outcome === "rolled-back"
         ? { name: "rollback", ok: true, message: `previous versions back: ${journal.previous.map((p) => `${p.name} ${p.version}`).join(", ")}`, level: "error" }
@@ -147,8 +147,13 @@ export async function runMachine(ctx: MachineContext): Promise<Judgement> {
     world.packages.scheme,
   );
   report(ctx, j);
-  // what is left undone keeps the journal open: `recover` finishes it
-  if (unsettled.length) ctx.report.hostState += `; ${unsettled.join("; ")}: run \`docker-live-upgrade recover\``;
+  // what is left undone (the service hold still in force) is not a healthy host: the journal stays open, `recover` finishes it
+  if (unsettled.length) {
+    ctx.report.hostState += `; ${unsettled.join("; ")}: run \`docker-live-upgrade recover\``;
+    ctx.report.outcome = "failed";
+    ctx.report.exitCode = EXIT.failed;
+    ctx.report.error ??= { message: unsettled.join("; "), step: "release-service-hold" };
+  }
   if (ctx.releaseFleet) {
     const result = fleetResult(ctx, j);
     try {

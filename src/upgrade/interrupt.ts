@@ -1,3 +1,5 @@
+import { StepError } from "./steps.js";
+
 /**
  * SIGINT/SIGTERM during a run. Before the stop they abort it; after the stop they are remembered
  * and honoured only once the host is safe again (daemon up, packages consistent).
@@ -25,6 +27,6 @@ export class InterruptGate {
   }
 
   throwIfRequested(): void {
-    if (this.signal && !this.committed) throw new Error(`interrupted by ${this.signal} before the stop; nothing on the host was changed`);
+    if (this.signal && !this.committed) throw new StepError("interrupted", new Error(`interrupted by ${this.signal} before the stop; nothing on the host was changed`));
   }
 }

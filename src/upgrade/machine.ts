@@ -19,6 +19,8 @@ export interface HostView {
   daemonUp: boolean;
   /** `/version` Version while dockerd answers. */
   engineVersion: string | null;
+  /** The answering dockerd's binary was replaced on disk since it started: not the installed build. null: cannot tell. */
+  binaryReplaced: boolean | null;
 }
 
 /** How often this process tried each kind of step: bounds every loop, so the machine always ends. */
@@ -72,18 +74,22 @@ const sameRelease = (a: Release | null, b: Release | null): boolean => a !== nul
 
 /**
  * Which set the answering dockerd was started on: read from the API where the two engine releases
- * differ, else from the journal (a revision-only change cannot be told apart by its version).
- * null when dockerd is down, "unknown" when it answers with a release of neither set.
+ * differ; else from the host (a dockerd whose binary was replaced on disk since it started runs the
+ * set that is no longer installed; one whose binary is the file on disk, the installed set); else
+ * from the journal. null when dockerd is down, "unknown" when it answers with a release of neither set.
  */
 export function runningSet(j: Journal, view: HostView, scheme: VersionScheme): PackageSet | "unknown" | null {
   if (!view.daemonUp) return null;
   const engineOf = (list: readonly PackageTarget[]) => list.find((t) => roleOf(t.name) === "engine");
   const target = engineOf(j.target);
   const previous = engineOf(j.previous);
-  if (!target || !previous) return j.startedOn;
-  const t = releaseOf(scheme.upstream(target.version));
-  const p = releaseOf(scheme.upstream(previous.version));
-  if (!t || !p || sameRelease(t, p)) return j.startedOn;
+  const t = target && releaseOf(scheme.upstream(target.version));
+  const p = previous && releaseOf(scheme.upstream(previous.version));
+  if (!t || !p || sameRelease(t, p)) {
+    const installed = isAt(j, view, "target") ? "target" : isAt(j, view, "previous") ? "previous" : null;
+    if (installed && view.binaryReplaced !== null) return view.binaryReplaced ? (installed === "target" ? "previous" : "target") : installed;
+    return j.startedOn;
+  }
   const seen = view.engineVersion === null ? null : releaseOf(view.engineVersion);
   if (sameRelease(seen, t)) return "target";
   if (sameRelease(seen, p)) return "previous";

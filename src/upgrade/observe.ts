@@ -28,6 +28,7 @@ export async function observe(world: World, names: readonly string[]): Promise<H
     twice(() => docker.ping(2_000).then(() => true)),
   ]);
   const engineVersion = up ? await twice(async () => (await docker.version()).version) : null;
+  const binaryReplaced = engineVersion !== null ? await world.host.dockerdReplaced(world.config.docker.pidFile).catch(() => null) : null;
   const byName: Record<string, InstalledPackage | undefined> = {};
   for (const p of installed ?? []) byName[p.name] = p;
   return {
@@ -35,5 +36,6 @@ export async function observe(world: World, names: readonly string[]): Promise<H
     consistent: installed !== null && audit !== null && audit.length === 0 && (installed ?? []).every((p) => p.ok),
     daemonUp: up === true && engineVersion !== null,
     engineVersion,
+    binaryReplaced,
   };
 }

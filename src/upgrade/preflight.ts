@@ -132,7 +132,7 @@ export async function preflight(world: World, options: { to?: string | undefined
   const plan = buildPlan({ name: engine.name, from: engine.version, to: result.engine.to }, changes, resolution.targets);
   result.plan = plan;
 
-  const [holder, held, dl, back, unitChecks, processes] = await Promise.all([
+  const [holder, held, dl, back, unitChecks, processes, holdSupport] = await Promise.all([
     packages.lockHolder(),
     packages.held(plan.changes.map((c) => c.name)),
     packages.downloadable(plan.targets),
@@ -144,13 +144,10 @@ export async function preflight(world: World, options: { to?: string | undefined
         )
       : Promise.resolve([]),
     world.host.processes(),
+    config.packages.hold ? packages.holdSupport() : Promise.resolve(null),
   ]);
   checks.push(holder ? fail("package-lock", `the package database is locked by ${holder}; wait for it to finish`) : pass("package-lock", "the package database is not locked"));
-  if (held.length && !config.packages.hold) {
-    checks.push(fail("package-holds", `${held.join(", ")} held by someone else (${packages.holdsHint}); release the hold, or set packages.hold: true to let the upgrader manage holds`));
-  } else {
-    checks.push(pass("package-holds", held.length ? `${held.join(", ")} held by the upgrader between runs` : "no holds on the planned packages"));
-  }
+  checks.push(holdsVerdict(held, result.packages, config.packages.hold, packages.holdsHint, holdSupport));
   checks.push({ name: "downloadable", ok: dl.ok, message: dl.message, level: "error" });
   checks.push({
     name: "rollback-available",
@@ -163,4 +160,17 @@ export async function preflight(world: World, options: { to?: string | undefined
 
   result.verdict = checks.some((c) => !c.ok && c.level === "error") ? "refused" : "proceed";
   return result;
+}
+
+/**
+ * Holds on the planned packages. With packages.hold the upgrader manages the engine's own packages'
+ * holds (lifts them for its installs, leaves them held); a hold on any other package it would change
+ * (a dependency) is someone else's and refuses the run, as any hold does without packages.hold.
+ */
+function holdsVerdict(held: readonly string[], engineSet: readonly string[], manage: boolean, hint: string, unsupported: string | null): CheckResult {
+  if (manage && unsupported) return fail("package-holds", `packages.hold is on, but ${unsupported}; or set packages.hold: false`);
+  const foreign = manage ? held.filter((n) => !engineSet.includes(n)) : [...held];
+  if (foreign.length) return fail("package-holds", `${foreign.join(", ")} held by someone else (${hint}); release the hold${manage ? "" : ", or set packages.hold: true to let the upgrader manage the engine's holds"}`);
+  if (manage) return pass("package-holds", held.length ? `${held.join(", ")} held by the upgrader between runs` : `${engineSet.join(", ")} will be held after the run (packages.hold)`);
+  return pass("package-holds", "no holds on the planned packages");
 }

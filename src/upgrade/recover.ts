@@ -31,11 +31,12 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
   const steps = new StepRecorder(clock);
   report.steps = steps.steps;
   report.order = journal.order;
-  const engineTarget = journal.target[0];
-  report.engine = { package: engineTarget?.name ?? null, from: journal.previous.find((p) => p.name === engineTarget?.name)?.version ?? null, to: engineTarget?.version ?? null };
+  report.engine = { package: journal.engine.name, from: journal.engine.from, to: journal.engine.to };
   report.packages = journal.target.map((t) => ({ name: t.name, from: journal.previous.find((p) => p.name === t.name)?.version ?? null, to: t.version }));
   report.snapshot = journal.snapshot.map((c) => ({ id: c.id, name: c.name, status: c.status, pid: c.pid, startedAt: c.startedAt, paused: c.paused }));
   report.recovery = { runId: journal.runId, found: `run ${journal.runId} interrupted at "${journal.state}" going ${journal.direction === "forward" ? "forward" : "back"}${journal.failure ? ` (after ${journal.failure.step} failed: ${journal.failure.message})` : ""}`, actions: [] };
+  // the run's own failure, when it had one: why it was being undone (and a target not to try again)
+  if (journal.failure) report.error = { ...journal.failure };
   logger.warn({ runId: journal.runId, state: journal.state, direction: journal.direction }, "recovering an unfinished run");
 
   // a crashed run's policy-rc.d would hold every package's service actions on this host: first thing
@@ -53,7 +54,7 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
     window: { downSince: null, cycleStart: null, downtimeMs: null },
     beforeStop: () => Promise.resolve(null),
     probes: startProbes(world),
-    facts: { run_id: journal.runId, engine_package: engineTarget?.name ?? "", from: report.engine.from ?? "", to: report.engine.to ?? "", socket: world.config.docker.socket },
+    facts: { run_id: journal.runId, engine_package: journal.engine.name, from: journal.engine.from, to: journal.engine.to, socket: world.config.docker.socket },
     releaseFleet: journal.fleetSlot && world.fleet ? (result) => world.fleet!.settleRun(journal.runId, result) : null,
     bestEffortJournal: false,
     journalBehind: null,

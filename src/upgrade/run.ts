@@ -136,8 +136,10 @@ async function takeSlot(run: Run, plan: UpgradePlan): Promise<Slot | RunReport> 
 async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: Slot): Promise<Journal | RunReport> {
   const { world, report, steps, options } = run;
   const { config } = world;
+  let early = false;
   const abandon = async (error: RunReport["error"], outcome: Outcome, exitCode: number): Promise<RunReport> => {
     await world.state.pruneCache(null).catch(() => undefined);
+    if (early) await world.state.closeJournal(report.id).catch((err: unknown) => world.logger.warn({ err }, "could not close the journal"));
     // nothing was changed: the slot goes back without halting the group
     await held.slot?.release({ ok: true, version: plan.engine.from, outcome, reason: error?.message ?? null }).catch((err: unknown) => world.logger.error({ err }, "could not give the fleet slot back"));
     if (world.fleet && report.fleet) report.fleet.requests = world.fleet.requests - held.requestsBefore;
@@ -146,7 +148,8 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
   let journal: Journal;
   try {
     options.interrupt.throwIfRequested();
-    const names = [...new Set([...plan.targets, ...plan.previous].map((t) => t.name))];
+    // the engine's own packages (never the dependencies the package manager pulls in: their security updates must go on)
+    const names = [...new Set([...pre.packages, ...plan.targets.map((t) => t.name)])].filter((n) => pre.packages.includes(n));
     const before = await world.packages.held(names);
     journal = {
       version: 2,
@@ -158,6 +161,7 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
       direction: "forward",
       failure: null,
       startedOn: "previous",
+      engine: { ...plan.engine },
       previous: plan.previous,
       target: plan.targets,
       targetDir: await world.state.cacheDir(report.id, "target"),
@@ -169,6 +173,12 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
       fleetSlot: held.slot !== null,
       transitions: [],
     };
+    // holding a fleet slot: on record before the (long) download, so that a crash there is settled by
+    // this host's recovery instead of halting the group on a host that was never touched
+    if (held.slot) {
+      await world.state.writeJournal(journal);
+      early = true;
+    }
     await steps.run("download", async () => {
       await world.packages.fetch(plan.targets, journal.targetDir);
       await world.packages.fetch(plan.previous, journal.rollbackDir);
@@ -195,7 +205,13 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
     return abandon(errorOf(err, "snapshot"), "failed", EXIT.failed);
   }
   report.snapshot = summarize(journal.snapshot);
-  // The commit point: the journal is on disk before anything on the host changes.
+  // The commit point: the journal is on disk before anything on the host changes. A signal that came
+  // in the last stretch still aborts here, as it was told it would.
+  try {
+    options.interrupt.throwIfRequested();
+  } catch (err) {
+    return abandon({ message: errorMessage(err), step: "interrupted" }, "failed", EXIT.failed);
+  }
   try {
     journal.transitions.push({ state: "fetched", direction: "forward", at: new Date(world.clock.now()).toISOString() });
     await world.state.writeJournal(journal);
@@ -253,7 +269,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
   await world.notifier.notify("start", { id: report.id, startedAt: report.startedAt, engine: report.engine, packages: report.packages, order: report.order }).catch(() => undefined);
   const installed = Object.fromEntries(plan.previous.map((p) => [p.name, { name: p.name, version: p.version, status: "ii", ok: true }]));
   // what the preflight saw moments ago: the machine starts from it and keeps it up to date
-  const view: HostView = { installed, consistent: true, daemonUp: true, engineVersion: pre.version?.version ?? null };
+  const view: HostView = { installed, consistent: true, daemonUp: true, engineVersion: pre.version?.version ?? null, binaryReplaced: null };
   const slot = held.slot;
   const ctx: MachineContext = {
     world,

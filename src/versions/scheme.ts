@@ -51,5 +51,4 @@ export function releaseOf(upstreamOrEngineVersion: string): Release | null {
 
 export const formatSeries = (r: Release): string =>
   r.major < 23 ? `${r.major}.${String(r.minor).padStart(2, "0")}` : `${r.major}.${r.minor}`;
-export const formatRelease = (r: Release): string => `${formatSeries(r)}.${r.patch}`;
 export const sameSeries = (a: Release, b: Release): boolean => a.major === b.major && a.minor === b.minor;

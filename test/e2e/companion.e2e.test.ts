@@ -9,7 +9,7 @@ const CONTAINERD_OLD = "1.6.20~ds1-1+deb12u2";
 const CONTAINERD_NEW = "1.6.20~ds1-1+deb12u3";
 const containerdPid = async () => Number((await readFile("/run/docker-live-upgrade-sandbox/containerd.pid", "utf8")).trim());
 
-describe("a companion package upgrade (FAILURE-MODES #3)", () => {
+describe("a companion package upgrade (docs/failure-modes.md#fm-3)", () => {
   it("upgrades containerd with the engine: containerd restarted under running containers, none of them restarted", async () => {
     await resetEngine([NEXT]);
     const env = { DEBIAN_FRONTEND: "noninteractive" };

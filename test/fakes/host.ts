@@ -88,6 +88,21 @@ export class SimHost {
   readyDelayMs = 0;
   /** When the running dockerd starts answering. */
   readyAt = 0;
+  /** The running dockerd's binary was replaced on disk since it started (an install under it, even of the same version). */
+  binaryReplaced = false;
+  /** The dockerd binary that runs: the package version it was started from, or the one whose binary that package ships (the truth the invariants judge by). */
+  runningBuild: string | null = "20.10.24+dfsg1-1+deb12u1+b6";
+  /** Package versions whose dockerd binary is another version's (a repack that kept the old binary): version -> that version. */
+  shipsBinaryOf = new Map<string, string>();
+
+  /** Which binary a package version's dockerd is. */
+  binaryOf(version: string | undefined): string | null {
+    return version === undefined ? null : (this.shipsBinaryOf.get(version) ?? version);
+  }
+  /** systemd's docker.socket: a client's connection to the stopped daemon starts it (socket activation). */
+  socketActivation = false;
+  /** docker.socket listens (a restart leaves it; stop-first's stop takes it down for the install). */
+  socketListening = true;
   /** How many times dockerd was started (any way: ours, a package script's). */
   starts = 0;
   // --- the state folder --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ export function journalOf(over: Partial<Journal> = {}): Journal {
     direction: "forward",
     failure: null,
     startedOn: "previous",
+    engine: { name: "docker.io", from: OLD, to: NEW },
     previous: [{ name: "docker.io", version: OLD }],
     target: [{ name: "docker.io", version: NEW }],
     targetDir: "/state/cache/r0/target",

@@ -8,6 +8,7 @@ import type { StateStore } from "../../src/ports/state-store.js";
 import { migrateJournal, type Journal } from "../../src/ports/journal.js";
 import type { RunReport } from "../../src/report/report.js";
 import type { VersionScheme } from "../../src/versions/scheme.js";
+import { againstTheRelease } from "../../src/report/failures.js";
 import { copyJournal, type SimHost } from "./host.js";
 import type { SimProcess } from "./process.js";
 
@@ -64,10 +65,18 @@ export class SimEngine extends View implements DockerPort {
   }
 
   private need(): void {
+    this.activate();
     if (!this.h.daemonUp || this.h.now < this.h.readyAt) throw API_DOWN;
+  }
+  /** A client's connection to the listening docker.socket of a stopped daemon starts it (systemd). */
+  private activate(): void {
+    const h = this.h;
+    if (h.daemonUp || !h.socketActivation || !h.socketListening) return;
+    startDaemon(h, "socket activation");
   }
   ping(): Promise<void> {
     return this.p.call("read", "docker", "ping", () => {
+      this.activate();
       if (!this.h.daemonUp || this.h.now < this.h.readyAt) throw DOWN;
     });
   }
@@ -224,14 +233,12 @@ export class SimPackages extends View implements PackageManagerPort {
           }
           h.installedVersions[t.name] = t.version;
           h.halfInstalled.delete(t.name);
+          if (t.name === h.engineName() && h.daemonUp) h.binaryReplaced = true;
         }
         // the package scripts restart dockerd themselves unless the service actions are held
         if (!held() && h.daemonUp && targets.some((t) => t.name === h.engineName())) {
-          h.events.push("package script: restart docker");
-          h.starts++;
-          const build = h.engineBuild();
-          h.daemonUp = !h.brokenBuilds.has(build);
-          if (h.daemonUp) h.engineVersion = build;
+          h.daemonUp = false;
+          startDaemon(h, "a package script (restart docker)");
         }
       },
       {
@@ -241,6 +248,7 @@ export class SimPackages extends View implements PackageManagerPort {
           if (!t) return;
           h.installedVersions[t.name] = t.version;
           h.halfInstalled.add(t.name);
+          if (t.name === h.engineName() && h.daemonUp) h.binaryReplaced = true;
         },
       },
     );
@@ -260,6 +268,9 @@ export class SimPackages extends View implements PackageManagerPort {
   held(names: readonly string[]): Promise<string[]> {
     return this.p.call("read", "packages", "held", () => names.filter((n) => this.h.holds.includes(n)));
   }
+  holdSupport(): Promise<string | null> {
+    return this.p.call("read", "packages", "holdSupport", () => null);
+  }
   setHold(names: readonly string[], hold: boolean): Promise<void> {
     return this.p.call("write", "packages", "setHold", () => {
       this.onSetHold?.(hold);
@@ -270,6 +281,21 @@ export class SimPackages extends View implements PackageManagerPort {
   engineBuild(): string {
     return this.h.engineBuild();
   }
+}
+
+/** dockerd starts from the files installed now (by us, or by a client's connection to its socket). */
+function startDaemon(h: SimHost, by: string | null): void {
+  if (by) h.events.push(`dockerd started by ${by}`);
+  h.starts++;
+  const build = h.engineBuild();
+  if (h.brokenBuilds.has(build)) return; // the new dockerd exits at once: the API never answers
+  h.daemonUp = true;
+  h.binaryReplaced = false;
+  h.runningBuild = h.binaryOf(h.installedVersions[h.engineName()]);
+  h.readyAt = h.now + h.readyDelayMs;
+  h.engineVersion = h.reportsAs.get(build) ?? h.reportsAfterStart ?? build;
+  if (h.infoAfterStart) h.engineInfo = { ...h.engineInfo, ...h.infoAfterStart };
+  if (h.restartOnStart || h.restartsContainers.has(build)) h.containers = h.containers.map((c) => ({ ...c, pid: c.pid + 1, startedAt: new Date(h.now).toISOString() }));
 }
 
 export class SimService extends View implements ServiceManagerPort {
@@ -289,6 +315,7 @@ export class SimService extends View implements ServiceManagerPort {
     return this.p.call("write", "service", "stop", async () => {
       this.stops.push(options);
       this.h.events.push("service.stop");
+      this.h.socketListening = !options.holdActivation;
       // the fleet's promise: a run stops dockerd going forward only while it holds its slot
       const h = this.h;
       const j = h.readJournal() as { direction?: string; state: string } | null;
@@ -311,15 +338,9 @@ export class SimService extends View implements ServiceManagerPort {
         const pkg = Object.keys(h.installedVersions).find((n) => n === "containerd" || n === "containerd.io");
         if (pkg) h.containerdVersion = h.scheme.upstream(h.installedVersions[pkg]!);
       }
+      h.socketListening = true;
       if (h.daemonUp) return; // already running: a start changes nothing
-      h.starts++;
-      const build = h.engineBuild();
-      if (h.brokenBuilds.has(build)) return; // the new dockerd exits at once: the API never answers
-      h.daemonUp = true;
-      h.readyAt = h.now + h.readyDelayMs;
-      h.engineVersion = h.reportsAs.get(build) ?? h.reportsAfterStart ?? build;
-      if (h.infoAfterStart) h.engineInfo = { ...h.engineInfo, ...h.infoAfterStart };
-      if (h.restartOnStart || h.restartsContainers.has(build)) h.containers = h.containers.map((c) => ({ ...c, pid: c.pid + 1, startedAt: new Date(h.now).toISOString() }));
+      startDaemon(h, null);
     });
   }
   reload(): Promise<void> {
@@ -369,7 +390,7 @@ export class SimState extends View implements StateStore {
       if (this.h.diskFull) throw enospc("write /state/journal.json");
       this.h.journalFile = copyJournal(j);
       this.journalStates.push(j.state);
-      if (j.failure && !["before-stop", "fleet-fence"].includes(j.failure.step)) this.h.recordedFailures.add(j.runId);
+      if (againstTheRelease(j.failure)) this.h.recordedFailures.add(j.runId);
     });
   }
   readJournal(): Promise<Journal | null> {
@@ -453,6 +474,7 @@ export function simHost(p: SimProcess): HostPort & { daemonConfigVerdict: { ok: 
     daemonConfigVerdict: null as { ok: boolean; message: string } | null,
     processes: () => p.call("read", "host", "processes", () => [{ pid: 10, ppid: 1, comm: "containerd" }, { pid: 11, ppid: 1, comm: "dockerd" }]),
     validateDaemonConfig: () => p.call("read", "host", "validateDaemonConfig", () => port.daemonConfigVerdict),
+    dockerdReplaced: () => p.call("read", "host", "dockerdReplaced", () => (p.host.daemonUp ? p.host.binaryReplaced : null)),
   };
   return port;
 }

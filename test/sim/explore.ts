@@ -1,5 +1,6 @@
 import type { RunReport } from "../../src/report/report.js";
 import { daemonLoop } from "../../src/daemon/loop.js";
+import { againstTheRelease } from "../../src/report/failures.js";
 import { runSession, type SignalSource } from "../../src/upgrade/session.js";
 import { cloneHost, type SimHost } from "../fakes/host.js";
 import type { Fault } from "../fakes/process.js";
@@ -49,7 +50,6 @@ interface Ran {
   threw: string | null;
 }
 
-const CANCELLED = new Set(["before-stop", "fleet-fence"]);
 const REAL_TIMEOUT_MS = 10_000;
 
 const signalsOf =
@@ -70,7 +70,12 @@ async function runProcess(host: SimHost, prepared: Prepared, scenario: Scenario,
   const hang = new Promise<"hang">((resolve) => (timer = setTimeout(() => resolve("hang"), REAL_TIMEOUT_MS)));
   const work =
     command === "daemon"
-      ? daemonLoop({ world: () => world, logger: () => world.logger, stopping: () => false, sleep: (ms) => world.clock.sleep(ms), signals: signalsOf(world), once: true }).then(() => host.reportFiles.slice(reportsBefore).map((f) => JSON.parse(f.json) as RunReport))
+      ? daemonLoop({ world: () => world, logger: () => world.logger, stopping: () => false, sleep: (ms) => world.clock.sleep(ms), signals: signalsOf(world), passes: 3 }).then(() => {
+          const reports = host.reportFiles.slice(reportsBefore).map((f) => JSON.parse(f.json) as RunReport);
+          // three passes, one recovery: never a recovery at every pass
+          if (reports.filter((r) => r.command === "recover").length > 1) host.breaches.push(`the daemon recovered ${reports.length} times in 3 passes`);
+          return reports;
+        })
       : runSession(world, { command }, signalsOf(world));
   const session = work.then(
     (reports) => ({ reports, threw: null as string | null }),
@@ -111,10 +116,10 @@ function sample(trace: readonly string[], thorough = true): number[] {
   return out;
 }
 
-/** A process that changed the host (a recovery, or a run past its commit point) reported a failure: its group must halt. */
+/** A process reported a failure against the release (the run, or the recovery that finished it): its group must halt, its target is bad. */
 const failedAfterCommit = (ran: Ran): boolean => {
   const r = ran.report;
-  return ran.committed && r !== null && r.error !== null && !CANCELLED.has(r.error.step) && (r.outcome === "failed" || r.outcome === "rolled-back");
+  return r !== null && againstTheRelease(r.error) && (r.outcome === "failed" || r.outcome === "rolled-back");
 };
 
 /** The host's state without what differs from run to run (ids, times): crashes that leave the same state are recovered once. */

@@ -1,4 +1,5 @@
 import type { RunReport } from "../../src/report/report.js";
+import { badTargets } from "../../src/history/bad-targets.js";
 import { releaseOf } from "../../src/versions/scheme.js";
 import { SITE_POLICY, type SimHost } from "../fakes/host.js";
 import type { Prepared } from "./scenarios.js";
@@ -58,17 +59,23 @@ export function violations(host: SimHost, prepared: Prepared, was: Before, end: 
   const excused = options.filesGone === true && r.outcome === "failed" && r.exitCode !== 0 && host.readJournal() !== null;
   if (set === "mixed" && !excused) out.push(`packages left mixed: ${prepared.planned.map(([n]) => `${n}=${host.installedVersions[n]}${host.halfInstalled.has(n) ? "(half)" : ""}`).join(" ")}`);
   if (up && set !== "mixed" && !excused && !sameRelease(host.engineVersion, engineRelease)) out.push(`dockerd ${host.engineVersion} answers on the ${set} set (release ${engineRelease})`);
+  const installedBuild = host.binaryOf(set === "target" ? engine[2] : engine[1]);
+  if (up && set !== "mixed" && !excused && host.runningBuild !== installedBuild) out.push(`the running dockerd was started from ${host.runningBuild} while ${installedBuild} is installed`);
   if (host.policyRcd !== SITE_POLICY || host.policyStash !== null) out.push(`policy-rc.d not as before: ${JSON.stringify(host.policyRcd)} (stash ${JSON.stringify(host.policyStash)})`);
-  const healthy = up && set !== "mixed" && sameRelease(host.engineVersion, engineRelease) && host.halfInstalled.size === 0;
+  const healthy = up && set !== "mixed" && sameRelease(host.engineVersion, engineRelease) && host.runningBuild === installedBuild && host.halfInstalled.size === 0;
   // holds: never lost; after a finished run or recovery, every planned package held (packages.hold)
   const finished = r.command === "recover" ? r.outcome !== "failed" && r.recovery?.runId !== null : r.outcome === "upgraded" || r.outcome === "rolled-back";
   const wanted = finished ? prepared.holdsAfter : [prepared.planned[0]![0]];
   const missing = wanted.filter((n) => !host.holds.includes(n));
-  if (missing.length && !JSON.stringify(r.checks).includes("holds")) out.push(`holds missing: ${missing.join(", ")} (held: ${host.holds.join(", ") || "none"})`);
+  const holdsReported = r.checks.some((c) => c.name === "package-holds" && !c.ok);
+  if (missing.length && !holdsReported) out.push(`holds missing: ${missing.join(", ")} (held: ${host.holds.join(", ") || "none"})`);
+  const extra = host.holds.filter((n) => !prepared.holdsAfter.includes(n));
+  if (extra.length) out.push(`holds made on packages that are not the engine's: ${extra.join(", ")}`);
   if (end.timersLeft) out.push(`${end.timersLeft} timer(s) left running after the command returned`);
   // the journal: closed exactly when the host is healthy and the run finished or undone
   const journal = host.readJournal();
-  if (r.outcome !== "failed" && journal !== null && !/journal could not be|run `docker-live-upgrade recover`/.test(r.hostState)) out.push(`outcome ${r.outcome} but the journal is still open (state ${journal.state})`);
+  // an open journal is what `recover` finishes: only with a failure said, or a journal that could not be written
+  if (journal !== null && r.exitCode === 0 && !/journal could not be/.test(r.hostState)) out.push(`exit 0 (${r.outcome}) but the journal is still open (state ${journal.state})`);
   if (!healthy && journal === null) out.push(`the host is not healthy (${set}, dockerd ${up ? "up" : "down"}) and no journal is left for recovery`);
   // the outcome, true to the host
   switch (r.outcome) {
@@ -103,6 +110,18 @@ export function violations(host: SimHost, prepared: Prepared, was: Before, end: 
     if (holder && host.fleet.leases.has(holder.lease)) out.push(`run ${end.runId} still holds a slot with a live lease after its process ended`);
     if (end.failed && !holder && !haltedByIt && !options.operatorCleared) out.push(`run ${end.runId} failed and its slot was freed without a halt`);
     if (!end.failed && healthy && haltedByIt && options.mustBeHealthy) out.push(`run ${end.runId} ended healthy with no failure, and the group is still halted on it: ${state.halted?.reason}`);
+    const record = state.hosts[host.hostName];
+    const engineNow = host.installedVersions[engine[0]];
+    if (record?.runId === end.runId && record.version !== engineNow && set !== "mixed") out.push(`the fleet records ${record.version} for this host, whose engine is ${engineNow}`);
+  }
+  // later runs: a failure against the release marks its target (not retried by itself); nothing else does
+  if (options.mustBeHealthy && healthy && end.runId) {
+    const reports = host.reportFiles.map((f) => JSON.parse(f.json) as RunReport).reverse();
+    const bad = badTargets(reports).map((b) => b.version);
+    // (a failure neither the journal nor a saved report could record, the disk being full, is known to no one)
+    const recorded = host.recordedFailures.has(end.runId) || reports.some((x) => x.id === end.runId && x.error !== null);
+    if (end.failed && set === "previous" && !bad.includes(engine[2]) && recorded) out.push(`the run failed against ${engine[2]}, yet the target is not marked bad: the next run would try it again`);
+    if (!end.failed && bad.includes(engine[2])) out.push(`${engine[2]} is marked bad with no failure against it`);
   }
   return out;
 }

@@ -13,7 +13,7 @@ export interface Scenario {
    * dockerd exits at once); restarts-containers (it runs, but its restore restarted them: verification
    * fails); wrong-build (the running dockerd reports the old release: verification fails).
    */
-  release: "good" | "install-fails" | "dockerd-dies" | "restarts-containers" | "wrong-build";
+  release: "good" | "install-fails" | "dockerd-dies" | "restarts-containers" | "wrong-build" | "revision";
 }
 
 export const ALL_SCENARIOS: Scenario[] = (() => {
@@ -26,6 +26,9 @@ export const ALL_SCENARIOS: Scenario[] = (() => {
   // releases that fail verification with the new dockerd running: each order (the fleet's part is the other releases')
   for (const order of ["staged", "stop-first"] as const)
     for (const release of ["restarts-containers", "wrong-build"] as const) out.push({ order, pm: "apt", containerd: true, fleet: false, release });
+  // a revision of the same release (Debian's usual docker.io update), on a host whose docker.socket
+  // starts a stopped dockerd at a client's connection: only the host tells which build answers
+  for (const order of ["staged", "stop-first"] as const) out.push({ order, pm: "apt", containerd: false, fleet: false, release: "revision" });
   return out;
 })();
 
@@ -64,13 +67,15 @@ const configs = new Map<string, ConfigInput>();
 
 /** A host as the scenario starts it: the engine held (packages.hold), a site's own policy-rc.d, containers running. */
 export function prepare(s: Scenario): Prepared {
-  const v = VERSIONS[s.pm];
+  const base = VERSIONS[s.pm];
+  const v: Versions = s.release === "revision" ? { ...base, engine: [base.engine[0], base.engine[1], "20.10.24+dfsg1-1+deb12u2"] } : base;
   const host = new SimHost();
   host.format = s.pm === "dnf" ? "rpm" : "deb";
   const installed: [string, string, string][] = [v.engine, ...(v.family ? [v.family] : []), v.containerd];
   host.installedVersions = Object.fromEntries(installed.map(([n, before]) => [n, before]));
   host.availableVersions = Object.fromEntries(installed.map(([n, before, target]) => [n, n === v.containerd[0] && !s.containerd ? [before] : [before, target]]));
   host.engineVersion = host.engineBuild();
+  host.runningBuild = v.engine[1];
   host.containerdVersion = host.scheme.upstream(v.containerd[1]);
   host.policyRcd = SITE_POLICY;
   host.holds = [v.engine[0]];
@@ -79,7 +84,12 @@ export function prepare(s: Scenario): Prepared {
   const newBuild = host.scheme.upstream(v.engine[2]);
   if (s.release === "dockerd-dies") host.brokenBuilds.add(newBuild);
   if (s.release === "restarts-containers") host.restartsContainers.add(newBuild);
-  if (s.release === "wrong-build") host.reportsAs.set(newBuild, host.engineBuild());
+  // the new package ships the old dockerd (a repack that kept the old binary): it reports the old release
+  if (s.release === "wrong-build") {
+    host.reportsAs.set(newBuild, host.engineBuild());
+    host.shipsBinaryOf.set(v.engine[2], v.engine[1]);
+  }
+  host.socketActivation = s.release === "revision";
   // a restarted dockerd answers once it has restored its containers
   host.readyDelayMs = 2_000;
   // rpm: a newer CLI than the engine's target is on offer; the CLI must follow the engine
@@ -91,5 +101,5 @@ export function prepare(s: Scenario): Prepared {
     probes: [{ name: "web", http: "http://127.0.0.1:8080/", interval: "2s" }],
   };
   configs.set(nameOf(s), config); // one object per configuration: parsed once
-  return { host, config, planned, holdsAfter: planned.map(([n]) => n) };
+  return { host, config, planned, holdsAfter: installed.map(([n]) => n) };
 }

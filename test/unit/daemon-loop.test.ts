@@ -4,7 +4,7 @@ import { journalOf, NEW, OLD } from "../fakes/journal.js";
 import { fakeWorld } from "../fakes/world.js";
 
 const once = (world: ReturnType<typeof fakeWorld>) =>
-  daemonLoop({ world: () => world, logger: () => world.logger, stopping: () => false, sleep: (ms) => world.clock.sleep(ms), once: true });
+  daemonLoop({ world: () => world, logger: () => world.logger, stopping: () => false, sleep: (ms) => world.clock.sleep(ms), passes: 1 });
 
 describe("the daemon's loop", () => {
   it("recovers an unfinished run at its start, though no window is open", async () => {
@@ -35,5 +35,18 @@ describe("the daemon's loop", () => {
     await once(world);
     expect(events).toEqual(["failure"]);
     expect(world.memory.journal?.runId).toBe("r0"); // kept: recovery is tried again later
+  });
+
+  it("never spins on a journal that stays open: the next try waits (10 minutes), whatever the exit code", async () => {
+    const world = fakeWorld();
+    world.memory.journal = journalOf({ state: "stopped", order: "stop-first", direction: "undo" });
+    world.engine.up = false;
+    world.sim.brokenBuilds.add("20.10.24+dfsg1");
+    world.sim.files.set("/state/cache/r0/rollback", new Set([`docker.io=${OLD}`]));
+    const started = world.fakeClock.t;
+    await daemonLoop({ world: () => world, logger: () => world.logger, stopping: () => false, sleep: (ms) => world.clock.sleep(ms), passes: 5 });
+    const recoveries = (await world.state.reports()).filter((r) => r.command === "recover");
+    expect(recoveries).toHaveLength(1);
+    expect(world.fakeClock.t - started).toBeGreaterThanOrEqual(4 * 60_000); // it slept between its passes
   });
 });

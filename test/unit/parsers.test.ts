@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { debFileName, lockHoldersFromProcLocks, parseDpkgQuery, parseMadison, parseSimulation } from "../../src/adapters/packages/apt-parse.js";
+import { debFilePrefix, parseDpkgQuery, parseMadison, parseSimulation } from "../../src/adapters/packages/apt-parse.js";
+import { lockHoldersFromProcLocks } from "../../src/adapters/packages/proc-locks.js";
 import { parseSystemctlShow } from "../../src/adapters/service/systemd.js";
 import { parseProcStat } from "../../src/adapters/host/proc-host.js";
 import { toContainerState } from "../../src/adapters/docker/dockerode-docker.js";
@@ -46,7 +47,7 @@ describe("apt and dpkg output, captured on Debian 12", () => {
   });
 
   it("file names apt-get download writes (epoch colon encoded)", () => {
-    expect(debFileName("docker-ce", "5:24.0.7-1~debian.12~bookworm", "amd64")).toBe("docker-ce_5%3a24.0.7-1~debian.12~bookworm_amd64.deb");
+    expect(debFilePrefix("docker-ce", "5:24.0.7-1~debian.12~bookworm")).toBe("docker-ce_5%3a24.0.7-1~debian.12~bookworm_");
   });
 });
 

@@ -12,6 +12,7 @@ const view = (version: string | undefined, up: boolean, engine: string | null = 
   consistent: ok,
   daemonUp: up,
   engineVersion: up ? engine : null,
+  binaryReplaced: null,
 });
 
 describe("the state machine's next step, from the journal and the host", () => {
@@ -66,7 +67,7 @@ describe("the state machine's next step, from the journal and the host", () => {
   it("tells the running build from the API where the releases differ, and from the journal where they do not", () => {
     // a revision-only change: the same release answers; the journal says which set it was started on
     const j = journalOf({ target: [{ name: "docker.io", version: "20.10.24+dfsg1-1+deb12u2" }], state: "installed", startedOn: "previous" });
-    const v: HostView = { installed: { "docker.io": { name: "docker.io", version: "20.10.24+dfsg1-1+deb12u2", status: "ii ", ok: true } }, consistent: true, daemonUp: true, engineVersion: "20.10.24+dfsg1" };
+    const v: HostView = { installed: { "docker.io": { name: "docker.io", version: "20.10.24+dfsg1-1+deb12u2", status: "ii ", ok: true } }, consistent: true, daemonUp: true, engineVersion: "20.10.24+dfsg1", binaryReplaced: null };
     expect(nextStep(j, v, noAttempts(), debScheme, "run").kind).toBe("restart");
     expect(nextStep({ ...j, startedOn: "target" }, v, noAttempts(), debScheme, "run").kind).toBe("verify");
   });

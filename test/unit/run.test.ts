@@ -199,7 +199,8 @@ describe("the upgrade state machine, with fakes at every port", () => {
     const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
     expect(report.outcome).toBe("upgraded");
     expect(world.events).toContain("packages.unhold docker.io");
-    expect(world.events.at(-1)).toBe("packages.hold docker.io");
+    // the engine's packages stay held between runs (packages.hold): those not held before are held now
+    expect(world.events.at(-1)).toBe("packages.hold docker.io containerd runc");
   });
 
   it("journals the holds before it lifts them: killed right there, the journal has what recovery puts back", async () => {
@@ -215,10 +216,10 @@ describe("the upgrade state machine, with fakes at every port", () => {
     void runUpgrade(world, { dryRun: false, interrupt: gate() });
     await world.process.died;
     expect(host.holds).toEqual(["docker.io"]);
-    expect(host.readJournal()?.holds).toEqual({ before: ["docker.io"], after: ["docker.io"] });
+    expect(host.readJournal()?.holds).toEqual({ before: ["docker.io"], after: ["docker.io", "containerd", "runc"] });
     const recovered = await recoverRun(simWorld(host, config), host.readJournal()!);
     expect(recovered.exitCode).toBe(0);
-    expect(host.holds).toEqual(["docker.io"]);
+    expect(host.holds.sort()).toEqual(["containerd", "docker.io", "runc"]);
   });
 
   it("never retries by itself a target that was rolled back here; --to retries it; a newer release goes ahead", async () => {
@@ -254,7 +255,7 @@ describe("the upgrade state machine, with fakes at every port", () => {
     world.fakePackages.availableVersions.containerd = ["1.6.20~ds1-1+deb12u3", "1.6.21~ds1-1"];
     const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
     expect(report.outcome).toBe("upgraded");
-    expect(world.fakePackages.holds.sort()).toEqual(["containerd", "docker.io"]);
+    expect(world.fakePackages.holds.sort()).toEqual(["containerd", "docker.io", "runc"]);
     // and an up-to-date run keeps them so
     world.fakePackages.holds = [];
     const again = await runUpgrade(world, { dryRun: false, interrupt: gate() });

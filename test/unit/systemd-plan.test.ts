@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { parseSystemctlShow, startPlan, stopPlan } from "../../src/adapters/service/systemd.js";
+import { parseJobs, parseSystemctlShow, startPlan, stopPlan } from "../../src/adapters/service/systemd.js";
 import { unitVerdicts } from "../../src/checks/verdicts.js";
 
 const UNITS = ["docker.service", "docker.socket", "containerd.service"];
@@ -70,5 +70,17 @@ describe("the docker.socket verdict", () => {
     const units = withSocket({ LoadState: "not-found", ActiveState: "inactive" });
     units["docker.service"] = { ...units["docker.service"], Requires: "sysinit.target system.slice" };
     expect(verdict(units)).toMatchObject({ ok: true, message: expect.stringMatching(/left alone; clients are refused/) });
+  });
+});
+
+describe("jobs left by a systemctl that timed out", () => {
+  it("reads systemctl list-jobs", () => {
+    const out = "1234 docker.service stop running\n1235 docker.socket stop waiting\n  99 containerd.service restart waiting\n";
+    expect(parseJobs(out)).toEqual([
+      { id: 1234, unit: "docker.service", type: "stop" },
+      { id: 1235, unit: "docker.socket", type: "stop" },
+      { id: 99, unit: "containerd.service", type: "restart" },
+    ]);
+    expect(parseJobs("")).toEqual([]);
   });
 });

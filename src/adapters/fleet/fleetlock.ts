@@ -69,13 +69,13 @@ export class FleetLockFleet implements FleetPort {
     return Promise.resolve(null);
   }
 
-  async acquire(_request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired> {
+  async acquire(request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired> {
     for (;;) {
       try {
         await this.post("/v1/pre-reboot");
         return {
           kind: "slot",
-          target: _request.target,
+          target: request.target,
           slot: {
             assertHeld: () => Promise.resolve(),
             release: async (result) => {

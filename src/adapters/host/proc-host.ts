@@ -1,4 +1,4 @@
-import { access, readdir, readFile } from "node:fs/promises";
+import { access, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Exec } from "../../exec/index.js";
 import { ExecError } from "../../exec/index.js";
@@ -24,6 +24,12 @@ export const createHost = (exec: Exec, hostRoot = "/"): HostPort => ({
       const e = err as ExecError;
       return { ok: false, message: (e.stderr || e.stdout || e.message).trim().split("\n").slice(-3).join(" ") };
     }
+  },
+  async dockerdReplaced(pidFile) {
+    const pid = Number((await readFile(join(hostRoot, pidFile), "utf8").catch(() => "")).trim());
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    const exe = await readlink(`/proc/${pid}/exe`).catch(() => null);
+    return exe === null ? null : exe.endsWith(" (deleted)");
   },
   async processes() {
     const out: ProcessEntry[] = [];

@@ -1,10 +1,11 @@
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Exec } from "../../exec/index.js";
-import { assertPackageNames as assertNames } from "../../plan/roles.js";
+import { assertPackageNames as assertNames } from "../../versions/names.js";
 import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../ports/packages.js";
 import { debScheme } from "../../versions/scheme.js";
-import { lockHoldersFromProcLocks, parseDpkgQuery, parseMadison, parseSimulation } from "./apt-parse.js";
+import { debFilePrefix, parseDpkgQuery, parseMadison, parseSimulation } from "./apt-parse.js";
+import { lockHoldersFromProcLocks } from "./proc-locks.js";
 
 const ENV = {
   DEBIAN_FRONTEND: "noninteractive",
@@ -137,10 +138,10 @@ export class AptPackageManager implements PackageManagerPort {
     // one a local (file:) source serves, which apt uses in place instead of downloading. `apt-get
     // download` writes to the working directory: set inside the command with `env --chdir`, since
     // `chroot` (the image's hostRoot) resets a working directory given from outside to the host's "/".
-    for (const s of spec(targets)) {
-      const [name] = s.split("=");
-      const have = (await readdir(dir)).some((f) => f.startsWith(`${name}_`) && f.endsWith(".deb") && matchesVersion(f, s));
-      if (!have) await this.exec("env", [`--chdir=${dir}`, "apt-get", "download", ...this.cache, "-q", s], { env: ENV, timeoutMs: this.timeoutMs });
+    assertTargets(targets);
+    for (const t of targets) {
+      const have = (await readdir(dir)).some((f) => f.startsWith(debFilePrefix(t.name, t.version)) && f.endsWith(".deb"));
+      if (!have) await this.exec("env", [`--chdir=${dir}`, "apt-get", "download", ...this.cache, "-q", `${t.name}=${t.version}`], { env: ENV, timeoutMs: this.timeoutMs });
     }
     return (await readdir(dir)).filter((f) => f.endsWith(".deb")).map((f) => join(dir, f));
   }
@@ -168,8 +169,8 @@ export class AptPackageManager implements PackageManagerPort {
     await this.exec("apt-get", args, { env: { ...ENV, ...options.env }, timeoutMs: this.timeoutMs });
   }
 
-  async repair(): Promise<void> {
-    await this.exec("dpkg", ["--configure", "-a", "--force-confdef", "--force-confold"], { env: ENV, timeoutMs: this.timeoutMs });
+  async repair(env: Record<string, string> = {}): Promise<void> {
+    await this.exec("dpkg", ["--configure", "-a", "--force-confdef", "--force-confold"], { env: { ...ENV, ...env }, timeoutMs: this.timeoutMs });
   }
 
   async lockHolder(): Promise<string | null> {
@@ -197,13 +198,12 @@ export class AptPackageManager implements PackageManagerPort {
     return names.filter((n) => all.includes(n));
   }
 
+  holdSupport(): Promise<string | null> {
+    return Promise.resolve(null); // apt-mark is part of apt
+  }
+
   async setHold(names: readonly string[], hold: boolean): Promise<void> {
     assertNames(names);
     if (names.length) await this.exec("apt-mark", [hold ? "hold" : "unhold", ...names], { env: ENV });
   }
-}
-
-function matchesVersion(file: string, nameEqVersion: string): boolean {
-  const version = nameEqVersion.slice(nameEqVersion.indexOf("=") + 1).replace(/:/g, "%3a");
-  return file.includes(`_${version}_`);
 }

@@ -1,10 +1,10 @@
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ExecError, type Exec } from "../../exec/index.js";
-import { assertPackageNames as assertNames } from "../../plan/roles.js";
+import { assertPackageNames as assertNames } from "../../versions/names.js";
 import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../ports/packages.js";
 import { rpmScheme } from "../../versions/scheme.js";
-import { lockHoldersFromProcLocks } from "./apt-parse.js";
+import { lockHoldersFromProcLocks } from "./proc-locks.js";
 import { duplicates, parseDnfTransaction, parseRepoquery, parseRpmQuery, parseVersionlock } from "./dnf-parse.js";
 
 const ENV = { LC_ALL: "C" };
@@ -210,6 +210,10 @@ export class DnfPackageManager implements PackageManagerPort {
   async held(names: readonly string[]): Promise<string[]> {
     const locked = await this.versionlocks();
     return locked === null ? [] : names.filter((n) => locked.includes(n));
+  }
+
+  async holdSupport(): Promise<string | null> {
+    return (await this.versionlocks()) === null ? "dnf has no versionlock command: install python3-dnf-plugin-versionlock (EL8/9: dnf install 'dnf-command(versionlock)')" : null;
   }
 
   async setHold(names: readonly string[], hold: boolean): Promise<void> {

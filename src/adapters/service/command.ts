@@ -1,5 +1,6 @@
 import type { Exec } from "../../exec/index.js";
 import type { ServiceFacts, ServiceManagerPort, StartOptions } from "../../ports/service.js";
+import { startTimeout } from "./timeout.js";
 
 /**
  * The operator's own stop/start argv (hosts without systemd or OpenRC, or a custom supervisor).
@@ -26,7 +27,7 @@ export class CommandServiceManager implements ServiceManagerPort {
   async start(options: StartOptions): Promise<void> {
     const [file, ...args] = this.argv.start;
     await this.exec(file!, args, {
-      timeoutMs: Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs),
+      timeoutMs: startTimeout(this.timeoutMs, options),
       env: { DOCKER_LIVE_UPGRADE_RESTART_CONTAINERD: options.restartContainerd ? "1" : "0" },
     });
   }

@@ -1,5 +1,6 @@
 import type { Exec } from "../../exec/index.js";
 import type { ServiceFacts, ServiceManagerPort, StartOptions } from "../../ports/service.js";
+import { startTimeout } from "./timeout.js";
 
 /** OpenRC (Alpine, Gentoo): rc-service docker stop/start. */
 export class OpenrcServiceManager implements ServiceManagerPort {
@@ -19,7 +20,7 @@ export class OpenrcServiceManager implements ServiceManagerPort {
   }
 
   async start(options: StartOptions): Promise<void> {
-    const timeoutMs = Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs);
+    const timeoutMs = startTimeout(this.timeoutMs, options);
     if (options.restartContainerd) await this.exec("rc-service", ["containerd", "restart"], { timeoutMs });
     await this.exec("rc-service", ["docker", "start"], { timeoutMs });
   }

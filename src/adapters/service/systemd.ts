@@ -1,5 +1,6 @@
-import type { Exec } from "../../exec/index.js";
+import { ExecError, type Exec } from "../../exec/index.js";
 import type { ServiceFacts, ServiceManagerPort, StartOptions, StopOptions } from "../../ports/service.js";
+import { startTimeout } from "./timeout.js";
 
 export const UNIT_PROPERTIES = ["KillMode", "Delegate", "Requires", "BindsTo", "ActiveState", "LoadState", "UnitFileState"];
 export const DOCKER_SERVICE = "docker.service";
@@ -20,6 +21,15 @@ export function parseSystemctlShow(stdout: string, units: readonly string[]): Se
     out[unit] = props;
   });
   return out;
+}
+
+/** `systemctl list-jobs --no-legend`: "JOB UNIT TYPE STATE" lines. */
+export function parseJobs(stdout: string): { id: number; unit: string; type: string }[] {
+  return stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 3 && /^\d+$/.test(f[0]!))
+    .map((f) => ({ id: Number(f[0]), unit: f[1]!, type: f[2]! }));
 }
 
 /** A unit systemd can act on: its file is there and it is not masked. */
@@ -81,16 +91,33 @@ export class SystemdServiceManager implements ServiceManagerPort {
     const plan = stopPlan(units, options);
     if (plan.includes(DOCKER_SOCKET)) this.socketStoppedByUs = true;
     this.seenAtStop = units;
-    await this.exec("systemctl", ["stop", ...plan], { timeoutMs: this.timeoutMs });
+    await this.settlingJobs(UNITS, () => this.exec("systemctl", ["stop", ...plan], { timeoutMs: this.timeoutMs }));
+  }
+
+  /**
+   * A systemctl that timed out leaves its job queued: the stop (or start) would still happen later,
+   * after the run has judged the host. Its jobs on our units are cancelled before the error goes on.
+   */
+  private async settlingJobs(units: readonly string[], fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof ExecError && err.timedOut) {
+        const { stdout } = await this.exec("systemctl", ["list-jobs", "--no-legend"]).catch(() => ({ stdout: "" }));
+        const ids = parseJobs(stdout).filter((j) => units.includes(j.unit)).map((j) => String(j.id));
+        if (ids.length) await this.exec("systemctl", ["cancel", ...ids]).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   async start(options: StartOptions): Promise<void> {
-    const timeoutMs = Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs);
+    const timeoutMs = startTimeout(this.timeoutMs, options);
     const plan = startPlan(this.seenAtStop ?? (await this.units()), this.socketStoppedByUs);
     this.seenAtStop = null;
     await this.exec("systemctl", ["reset-failed", ...plan.resetFailed], { okExitCodes: [0, 1, 5] });
-    if (options.restartContainerd && plan.containerd) await this.exec("systemctl", ["restart", CONTAINERD_SERVICE], { timeoutMs });
-    await this.exec("systemctl", ["start", ...plan.start], { timeoutMs });
+    if (options.restartContainerd && plan.containerd) await this.settlingJobs(UNITS, () => this.exec("systemctl", ["restart", CONTAINERD_SERVICE], { timeoutMs }));
+    await this.settlingJobs(UNITS, () => this.exec("systemctl", ["start", ...plan.start], { timeoutMs }));
     this.socketStoppedByUs = false;
   }
 

@@ -39,14 +39,17 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
     sdNotify("STOPPING=1");
     wake?.();
   };
+  // a replaced world is closed between passes, never under a run (its fleet lease is that run's slot)
+  const retired: World[] = [];
   const onHup = () => {
+    if (stopping) return;
     setup({ config: configFlag }).then(
       async (next) => {
+        if (stopping) return void retired.push(next.world);
         metrics?.close();
-        const old = world;
+        retired.push(world);
         world = next.world;
         logger = next.logger;
-        await closeWorld(old);
         metrics = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger) : null;
         logger.info("config reloaded");
         wake?.();
@@ -62,7 +65,11 @@ export async function daemonCommand(configFlag: string | undefined, setup: Setup
   sdNotify("READY=1");
   logger.info({ windows: world.config.schedule.windows.length }, "daemon started");
   try {
-    await daemonLoop({ world: () => world, logger: () => logger, stopping: () => stopping, sleep, signals: processSignals, afterLook: async () => metrics?.refresh() });
+    const closeRetired = async () => {
+      for (const w of retired.splice(0)) await closeWorld(w);
+    };
+    await daemonLoop({ world: () => world, logger: () => logger, stopping: () => stopping, sleep, signals: processSignals, afterLook: async () => metrics?.refresh(), idle: closeRetired });
+    await closeRetired();
   } finally {
     if (dog) clearInterval(dog);
     metrics?.close();
