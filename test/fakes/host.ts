@@ -27,7 +27,7 @@ export const SITE_POLICY = "#!/bin/sh\n# the site's own\nexit 0\n";
 
 /**
  * A simulated host: everything that outlives the upgrader's process. The ports of each process
- * (test/fakes/ports.ts) are thin views of it, so a crash loses only that process's memory.
+ * (test/fakes/engine.ts, packages.ts, services.ts, ports.ts) are thin views of it, so a crash loses only that process's memory.
  */
 export class SimHost {
   /** Milliseconds since the epoch: moved by the processes' schedulers. */

@@ -6,7 +6,10 @@ import type { World } from "../../src/upgrade/world.js";
 import { SimFleet } from "./fleet.js";
 import { SimHost } from "./host.js";
 import { SimProcess, type Fault } from "./process.js";
-import { SimEngine, SimLock, SimPackages, SimService, SimServiceHold, SimState, simHost } from "./ports.js";
+import { SimEngine } from "./engine.js";
+import { SimPackages } from "./packages.js";
+import { SimLock, SimState, simHost } from "./ports.js";
+import { SimService, SimServiceHold } from "./services.js";
 
 export { container, SimHost } from "./host.js";
 export type { Fault } from "./process.js";

@@ -1,0 +1,25 @@
+import type { SimHost } from "./host.js";
+import type { SimProcess } from "./process.js";
+
+/** A port of one simulated process: a thin view of the host it runs on, so a crash loses only the process's memory. */
+export abstract class View {
+  constructor(protected readonly p: SimProcess) {}
+  protected get h(): SimHost {
+    return this.p.host;
+  }
+}
+
+/** dockerd starts from the files installed now (by us, or by a client's connection to its socket). */
+export function startDaemon(h: SimHost, by: string | null): void {
+  if (by) h.events.push(`dockerd started by ${by}`);
+  h.starts++;
+  const build = h.engineBuild();
+  if (h.brokenBuilds.has(build)) return; // the new dockerd exits at once: the API never answers
+  h.daemonUp = true;
+  h.binaryReplaced = false;
+  h.runningBuild = h.binaryOf(h.installedVersions[h.engineName()]);
+  h.readyAt = h.now + h.readyDelayMs;
+  h.engineVersion = h.reportsAs.get(build) ?? h.reportsAfterStart ?? build;
+  if (h.infoAfterStart) h.engineInfo = { ...h.engineInfo, ...h.infoAfterStart };
+  if (h.restartOnStart || h.restartsContainers.has(build)) h.containers = h.containers.map((c) => ({ ...c, pid: c.pid + 1, startedAt: new Date(h.now).toISOString() }));
+}
