@@ -22,6 +22,9 @@
 #   machine.sh version PACKAGE UP [--rpm]
 #                                   the full package version Docker's repository would give UP
 #   machine.sh pid NAME             the machine's PID 1 as the host sees it
+#   machine.sh kill NAME            pull the plug: every process of NAME ends at once, its disk stays
+#                                   (`up NAME` boots it again, a host restarted after a power loss)
+#   machine.sh prometheus           the path of Debian's prometheus binary, extracted (not installed) once
 #   machine.sh down NAME|--all      stop machine(s) and delete their overlay
 #   machine.sh purge                down --all, then delete the base and the package pool
 #
@@ -54,6 +57,8 @@ HERE=$(dirname "$SELF")/testbed
 . "$HERE/base.sh"
 # shellcheck source=testbed/machines.sh
 . "$HERE/machines.sh"
+# shellcheck source=testbed/tools.sh
+. "$HERE/tools.sh"
 
 case "${1:-}" in
   install) cmd_install ;;
@@ -72,7 +77,9 @@ case "${1:-}" in
   version) [ $# = 3 ] || { [ $# = 4 ] && [ "$4" = --rpm ]; } || die "usage: $0 version PACKAGE UPSTREAM [--rpm]"
     if [ $# = 4 ]; then rpm_version "$2" "$3"; else full_version "$2" "$3"; fi ;;
   pid) valid_name "$2"; leader "$2" ;;
+  prometheus) cmd_prometheus ;;
+  kill) [ $# = 2 ] || die "usage: $0 kill NAME"; cmd_kill "$2" ;;
   down) [ $# = 2 ] || die "usage: $0 down NAME|--all"; cmd_down "$2" ;;
   purge) need_root; [ -d "$DIR" ] || exit 0; ours; cmd_down --all; rm -rf "$DIR" ;;
-  *) sed -n '2,25p' "$SELF" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 esac

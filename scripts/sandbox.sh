@@ -121,6 +121,7 @@ cmd_up() {
   mkdir -p "$DIR" "$RUN" "$DATA" "$REPO"
   touch "$MARK"
   [ -f "$DIR/original-packages" ] || dpkg-query -W -f='${Package}=${Version}\n' docker.io containerd runc >"$DIR/original-packages"
+  [ -f "$DIR/original-holds" ] || apt-mark showhold >"$DIR/original-holds"
   echo '{}' >"$DIR/daemon.json"
   printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >"$DIR/containerd.toml"
   cmd_start_daemon
@@ -187,7 +188,7 @@ cmd_repo() {
     [[ $ver =~ ^[0-9][A-Za-z0-9.+~:-]*$ ]] || die "not a version: $ver"
     repack "$ver" "$fault"
   done
-  (cd "$REPO" && dpkg-scanpackages -m . /dev/null >Packages 2>/dev/null)
+  flat_repo "$REPO"
   echo "deb [trusted=yes] file:$REPO ./" >"$LIST"
   apt-get update -q -o Dir::Etc::sourcelist="sources.list.d/$LIST_NAME" -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >&2
   log "repo: $(cd "$REPO" && find . -maxdepth 1 -name '*.deb' | sort | tr '\n' ' ')"
@@ -224,7 +225,11 @@ cmd_down() {
   fi
   cmd_stop_daemon || true
   stop_containerd || true
-  pkill -f "containerd-shim-runc-v2 .*-address $RUN/containerd.sock" 2>/dev/null || true
+  # the shims of our containerd, by the PIDs it wrote in its own state directory (never by name)
+  local pidfile
+  for pidfile in "$RUN"/containerd-state/io.containerd.runtime.v2.task/*/*/shim.pid; do
+    if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+  done
   { grep -o " ${DATA}[^ ]*\| ${RUN}[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -f "$LIST"
   if [ -f "$DIR/original-packages" ]; then
@@ -236,6 +241,12 @@ cmd_down() {
       log "putting back ${want[*]}"
       apt-get install -y -q --allow-downgrades "${want[@]}" >&2 || log "could not put back ${want[*]}: do it by hand"
     fi
+  fi
+  if [ -f "$DIR/original-holds" ]; then
+    # the runs hold the engine's packages (packages.hold): only those that were not held before go
+    local p unhold=()
+    for p in docker.io containerd runc; do grep -qx "$p" "$DIR/original-holds" || unhold+=("$p"); done
+    apt-mark unhold "${unhold[@]}" >/dev/null 2>&1 || true
   fi
   rm -rf "$DIR" "$RUN"
   log "removed"

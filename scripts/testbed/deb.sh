@@ -293,5 +293,5 @@ publish() {
   local repo=$1; shift
   mkdir -p "$repo"; rm -f "$repo"/*.deb "$repo"/Packages   # emptied, not replaced: machines bind it
   build_each build "$repo" "$@"
-  (cd "$repo" && dpkg-scanpackages -m . /dev/null >Packages 2>/dev/null)
+  flat_repo "$repo"
 }

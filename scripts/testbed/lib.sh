@@ -30,3 +30,19 @@ install_missing() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
   fi
 }
+
+# Index a flat apt repository of .deb files: Packages, and a Release that names it, so that apt fetches
+# exactly that file instead of probing for compressed indexes the repository does not have (each probe
+# prints "Err: ... Method gave a blank filename" on a run that went well).
+flat_repo() {
+  local dir=$1
+  (
+    cd "$dir" || exit
+    dpkg-scanpackages -m . /dev/null >Packages 2>/dev/null
+    {
+      echo "Date: $(LC_ALL=C date -Ru)"
+      echo "SHA256:"
+      printf ' %s %s Packages\n' "$(sha256sum <Packages | cut -d' ' -f1)" "$(stat -c %s Packages)"
+    } >Release
+  )
+}

@@ -73,6 +73,18 @@ cmd_up() { # name [deb|rpm]
   log "$name up ($(in_machine "$name" docker version -f '{{.Server.Version}}'), pid $(leader "$name"))"
 }
 
+cmd_kill() { # name: pull the plug; the overlay stays, `up` boots it again
+  need_root; ours; valid_name "$1"
+  local d np pid; d=$(mdir "$1"); np=$(cat "$d/nspawn.pid" 2>/dev/null || true)
+  pid=$(leader "$1")
+  [ -n "$pid" ] || { log "$1 is not running"; return 0; }
+  # the end of a PID namespace's init takes every process of the machine with it, at once
+  kill -KILL "$pid"
+  for _ in $(seq 1 100); do kill -0 "$np" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$np" 2>/dev/null && die "machine $1's nspawn ($np) did not exit after its PID 1 was killed"
+  log "$1 killed (its disk kept)"
+}
+
 cmd_down_one() {
   local name=$1 d; d=$(mdir "$1")
   [ -d "$d" ] || return 0

@@ -129,7 +129,8 @@ export async function removeContainers(): Promise<void> {
  * no package holds, the given releases in the local repository.
  */
 export async function resetEngine(releases: string[]): Promise<void> {
-  await execa("apt-mark", ["unhold", "docker.io"], { reject: false });
+  // every package a run may hold (packages.hold holds the engine and its companions after a run)
+  await execa("apt-mark", ["unhold", "docker.io", "containerd", "runc"], { reject: false });
   const now = await dpkgVersion("docker.io");
   if (now.version !== OLD || now.status !== "install ok installed") {
     await execa("dpkg", ["--configure", "-a"], { reject: false });

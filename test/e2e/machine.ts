@@ -33,6 +33,11 @@ export class Machine {
     await execa("bash", [MACHINE, "up", this.name, ...(this.flavor === "rpm" ? ["--rpm"] : [])], { stdio: "inherit" });
   }
 
+  /** Pulls the plug (every process ends at once); `up()` boots the same disk again. */
+  async kill(): Promise<void> {
+    await execa("bash", [MACHINE, "kill", this.name], { stdio: "inherit" });
+  }
+
   async down(): Promise<void> {
     await execa("bash", [MACHINE, "down", this.name], { stdio: "inherit" });
   }
