@@ -81,5 +81,5 @@ case "${1:-}" in
   kill) [ $# = 2 ] || die "usage: $0 kill NAME"; cmd_kill "$2" ;;
   down) [ $# = 2 ] || die "usage: $0 down NAME|--all"; cmd_down "$2" ;;
   purge) need_root; [ -d "$DIR" ] || exit 0; ours; cmd_down --all; rm -rf "$DIR" ;;
-  *) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '3,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 esac

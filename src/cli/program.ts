@@ -9,6 +9,7 @@ import { createWorld } from "./world.js";
 import { UnsupportedHostError } from "./detect.js";
 import { LockedError } from "../upgrade/lock.js";
 import { FleetNotConfiguredError, formatFleet, requireFleet } from "./commands/fleet.js";
+import { FleetRefusedError } from "../ports/fleet.js";
 
 interface Common {
   config?: string;
@@ -138,7 +139,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const fleet = program.command("fleet").description("the fleet group this host belongs to (fleet: in the config)");
   fleet
     .command("status")
-    .description("slots, holders (run, since, lease alive), halt (who, why), rollout target, hosts done with their versions")
+    .description("slots, holders (run, since, lease alive), halt (who, why), rollouts (release, batches, who soaks until when), hosts with their versions, stale hosts")
     .addOption(configOpt())
     .addOption(jsonOpt())
     .action(async (opts: Common) => {
@@ -157,6 +158,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
       await requireFleet(world.fleet).clear(host);
       await world.notifier.notify("fleet-clear", { id: `fleet-clear-${host}`, hostState: `the halt of ${host} was cleared in fleet group ${world.config.fleet?.group ?? "?"}` });
       process.stdout.write(`fleet: cleared ${host}\n`);
+    });
+  fleet
+    .command("forget")
+    .argument("<host>", "the retired or renamed host to drop")
+    .description("drop a retired host from the group's records and rollouts, so that it no longer holds a rollout back (refused while it holds a slot or halts the group)")
+    .addOption(configOpt())
+    .action(async (host: string, opts: Common) => {
+      const { world } = await setup(opts);
+      await requireFleet(world.fleet).forget(host);
+      process.stdout.write(`fleet: forgot ${host}\n`);
     });
   for (const [name, paused] of [["pause", true], ["resume", false]] as const) {
     fleet
@@ -196,6 +207,15 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof LockedError) {
       process.stderr.write(`docker-live-upgrade: ${err.message}\n`);
       return EXIT.locked;
+    }
+    if (err instanceof FleetRefusedError) {
+      process.stderr.write(`docker-live-upgrade: ${err.message}\n`);
+      return EXIT.refused;
+    }
+    // the coordination service away or answering no: its message says which and where
+    if (err instanceof Error && (err.name === "FleetUnavailableError" || err.name === "FleetLockError")) {
+      process.stderr.write(`docker-live-upgrade: ${err.message}\n`);
+      return EXIT.failed;
     }
     process.stderr.write(`docker-live-upgrade: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return EXIT.failed;

@@ -18,12 +18,12 @@ import type { World } from "../upgrade/world.js";
 import { detectPackageManager } from "./detect.js";
 import { SystemdOfflineHold } from "../adapters/service-hold/systemd-offline.js";
 import { PolicyRcdHold } from "../adapters/service-hold/policy-rc-d.js";
+import { PrometheusAlerts } from "../adapters/alerts/prometheus.js";
 import { hostname } from "node:os";
 import type { FleetPort } from "../ports/fleet.js";
-import type { VersionScheme } from "../versions/scheme.js";
 
 /** The fleet adapter for `fleet:` (loaded only when configured: the etcd client is heavy). */
-export async function createFleet(config: Config, logger: Logger, scheme: VersionScheme): Promise<FleetPort | null> {
+export async function createFleet(config: Config, logger: Logger): Promise<FleetPort | null> {
   const fleet = config.fleet;
   if (!fleet) return null;
   const host = fleet.host ?? hostname();
@@ -32,7 +32,7 @@ export async function createFleet(config: Config, logger: Logger, scheme: Versio
     return new FleetLockFleet(fleet, host, systemClock, logger);
   }
   const { EtcdFleet } = await import("../adapters/fleet/etcd-fleet.js");
-  return new EtcdFleet(fleet, host, scheme, systemClock, logger);
+  return new EtcdFleet(fleet, host, systemClock, logger);
 }
 
 /** The real world: one adapter per port, built from the config. */
@@ -61,7 +61,8 @@ export async function createWorld(config: Config, logger: Logger): Promise<World
     probeCheck: nodeProbeCheck,
     hooks: createHookRunner(exec, config.hooks),
     notifier: createWebhookNotifier(config.notify, logger),
-    fleet: await createFleet(config, logger, packages.scheme),
+    fleet: await createFleet(config, logger),
+    alerts: config.fleet?.alerts ? new PrometheusAlerts(config.fleet.alerts.prometheus, config.fleet.alerts.timeout) : null,
     logger,
   };
 }

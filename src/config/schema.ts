@@ -137,16 +137,43 @@ export const configSchema = z.strictObject({
     .strictObject({
       backend: z.enum(["etcd", "fleetlock"]).default("etcd"),
       group: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "letters, digits, . _ -").default("default"),
-      slots: z.number().int().min(1).default(1),
+      /** How many hosts of the group upgrade at once (etcd; a FleetLock server keeps its own count). Default 1. */
+      slots: z.number().int().min(1).optional(),
       /** After a successful run, keep the slot this long before giving it back (watch the new engine first). */
       soak: duration("0s"),
       /** How long a run outside a window (upgrade, the timer) waits for a slot before it is deferred. */
       wait: duration("30m"),
       /** This host's name in the group; default the host name. */
       host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/).optional(),
+      /** `fleet status` lists hosts not seen (no run, no check-in) for this long: retired ones to `fleet forget`. */
+      staleAfter: duration("14d"),
+      /**
+       * A rollout (every host of one MAJOR.MINOR series to one release) in batches: host counts or shares
+       * of the group's hosts ("10%", truncated, at least 1); the last size repeats. Default: the
+       * canaries, then everyone (etcd).
+       */
+      rollout: z.array(z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]?[0-9])%$/, "a host count, or a whole percentage like \"10%\"")])).min(1).optional(),
+      /** Hosts that go first in every rollout, in this order. */
+      canaries: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/)).default([]),
+      /** After the last host of a batch gave its slot back, the next batch waits this long. */
+      batchSoak: duration("0s"),
+      /** Before a host takes a slot: Prometheus must show no active alert (kured's gate). */
+      alerts: z
+        .strictObject({
+          /** Base URL of the Prometheus HTTP API, e.g. http://127.0.0.1:9090 */
+          prometheus: z.url({ protocol: /^https?$/ }),
+          /** Alert names (a regular expression) that never block. */
+          ignore: z.string().optional(),
+          /** Only alerts whose name matches block (a regular expression). */
+          only: z.string().optional(),
+          /** Pending alerts block too, unless this is true. */
+          firingOnly: z.boolean().default(false),
+          timeout: duration("10s"),
+        })
+        .optional(),
       etcd: z
         .strictObject({
-          endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1),
+          endpoints: z.array(z.url({ protocol: /^https?$/ }).refine((u) => !/^\w+:\/\/[^/@]*@/.test(u), "no credentials in the URL: use fleet.etcd.username and password")).min(1),
           ca: z.string().startsWith("/", "an absolute path").optional(),
           cert: z.string().startsWith("/", "an absolute path").optional(),
           key: z.string().startsWith("/", "an absolute path").optional(),
@@ -162,8 +189,24 @@ export const configSchema = z.strictObject({
     .superRefine((f, ctx) => {
       if (f.backend === "etcd" && !f.etcd) ctx.addIssue({ code: "custom", path: ["etcd"], message: "required with backend: etcd (endpoints at least)" });
       if (f.backend === "fleetlock" && !f.fleetlock) ctx.addIssue({ code: "custom", path: ["fleetlock"], message: "required with backend: fleetlock (url)" });
+      if (f.backend === "fleetlock" && f.slots !== undefined) ctx.addIssue({ code: "custom", path: ["slots"], message: "with backend: fleetlock the server keeps the count of slots (airlock: [[lock.groups]] slots); remove this key" });
+      if (f.backend === "fleetlock" && (f.rollout !== undefined || f.canaries.length || f.batchSoak > 0)) ctx.addIssue({ code: "custom", path: ["rollout"], message: "rollout batches, canaries and batchSoak need backend: etcd (the FleetLock protocol only hands out slots)" });
       if (f.etcd && (f.etcd.cert === undefined) !== (f.etcd.key === undefined)) ctx.addIssue({ code: "custom", path: ["etcd", "cert"], message: "cert and key go together" });
+      if (f.etcd?.username !== undefined && f.etcd.endpoints.some((e) => e.startsWith("http://"))) {
+        ctx.addIssue({ code: "custom", path: ["etcd", "endpoints"], message: "a password would cross the network in clear over http://: use https:// endpoints (and fleet.etcd.ca) with username/password" });
+      }
+      if (f.etcd && new Set(f.etcd.endpoints.map((e) => e.slice(0, e.indexOf(":")))).size > 1) ctx.addIssue({ code: "custom", path: ["etcd", "endpoints"], message: "all http:// or all https://, not a mix" });
+      for (const k of ["ignore", "only"] as const) {
+        const re = f.alerts?.[k];
+        if (re === undefined) continue;
+        try {
+          new RegExp(re);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", path: ["alerts", k], message: `not a regular expression: ${(err as Error).message}` });
+        }
+      }
     })
+    .transform((f) => ({ ...f, slots: f.slots ?? 1 }))
     .optional(),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info") }).prefault({}),
 });

@@ -87,6 +87,7 @@ export async function daemonLoop(loop: DaemonLoop): Promise<void> {
     await loop.afterLook?.();
     if (decision.run) {
       logger.info({ closes: new Date(decision.window.closes).toISOString() }, "maintenance window open: upgrading");
+      const before = lastRunAt;
       lastRunAt = now;
       const installMs = await expectedInstall(world);
       const reports = await runSession(
@@ -105,6 +106,12 @@ export async function daemonLoop(loop: DaemonLoop): Promise<void> {
       });
       for (const r of reports) logger.info({ id: r.id, outcome: r.outcome, downtimeMs: r.daemonDowntimeMs }, "run finished");
       await loop.afterLook?.();
+      const last = reports.at(-1);
+      if (last?.outcome === "deferred" && last.error?.step === "fleet-alerts") {
+        // alerts come and go: this window is not spent, the run is tried again in a minute
+        lastRunAt = before;
+        await loop.sleep(MAX_SLEEP);
+      }
       continue;
     }
     const wait = Math.max(1_000, Math.min(MAX_SLEEP, (decision.retryAt ?? now + MAX_SLEEP) - now));

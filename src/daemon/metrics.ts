@@ -2,6 +2,8 @@ import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { Gauge, Registry } from "prom-client";
+import { fleetNeedsAttention } from "../fleet/attention.js";
+import { rolloutProgress } from "../fleet/rollout.js";
 import { splitHostPort } from "../probes/transport.js";
 import { statusCommand } from "../status/status.js";
 import type { World } from "../upgrade/world.js";
@@ -26,7 +28,11 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
   const nextWindow = g("next_window_timestamp_seconds", "When the next maintenance window opens (unix time)");
   const daemonUp = g("docker_api_up", "1 when the Docker API answers");
   const slotHeld = world.fleet ? g("fleet_slot_held", "1 while this host holds a slot of its fleet group") : null;
-  const groupHalted = world.fleet ? g("fleet_group_halted", "1 while this host's fleet group is halted") : null;
+  const groupHalted = world.fleet ? g("fleet_group_halted", "1 while this host's fleet group is halted, or holds a slot for a host whose lease is gone (lost, not yet halted)") : null;
+  const holder = world.fleet ? g("fleet_holder", "1 for each host holding a slot of the group", ["host"]) : null;
+  const batch = world.fleet ? g("fleet_rollout_batch", "The batch each series' rollout is at (batches total in of)", ["series", "release", "of"]) : null;
+  const soakUntil = world.fleet ? g("fleet_rollout_soak_until_timestamp_seconds", "When the soak before a rollout's next batch ends (unix time), 0 when none", ["series"]) : null;
+  const stale = world.fleet ? g("fleet_hosts_stale", "Hosts of the group not seen for longer than fleet.staleAfter") : null;
 
   // Everything is read first and the gauges set together after, so a scrape never sees half a refresh.
   const refresh = async () => {
@@ -47,7 +53,17 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
       if (s.nextWindow) nextWindow.set(Date.parse(s.nextWindow.opens) / 1000);
       if (fleet) {
         slotHeld?.set(fleet.holders.some((h) => h.host === me) ? 1 : 0);
-        groupHalted?.set(fleet.state?.halted ? 1 : 0);
+        groupHalted?.set(fleetNeedsAttention(fleet) ? 1 : 0);
+        holder?.reset();
+        for (const h of fleet.holders) holder?.set({ host: h.host }, 1);
+        batch?.reset();
+        soakUntil?.reset();
+        for (const r of Object.values(fleet.state?.rollouts ?? {})) {
+          const p = rolloutProgress(fleet.state!, r, fleet.now);
+          batch?.set({ series: r.series, release: r.release, of: String(p.of) }, p.finished ? p.of : p.batch);
+          soakUntil?.set({ series: r.series }, p.soakUntil ? Date.parse(p.soakUntil) / 1000 : 0);
+        }
+        stale?.set(fleet.stale.length);
       }
     } catch (err) {
       logger.warn({ err }, "metrics refresh failed");

@@ -1,18 +1,41 @@
 /**
  * The fleet's shared state for one group, as stored in one etcd key and changed only by
- * compare-and-swap on its revision. Pure: every decision is a function of this state, the hosts
- * whose lease is alive, and the request; the etcd adapter only reads, decides and swaps.
+ * compare-and-swap on its revision. Pure: every decision is a function of this state, the leases
+ * alive, and the request; the etcd adapter only reads, decides and swaps.
  */
-import type { GroupState, Halt, Holder } from "../ports/fleet.js";
+import type { GroupState, Halt, Holder, HostRecord, Rollout } from "../ports/fleet.js";
+import { batchGate, compareReleases, newRollout, releaseOfPackage, rolloutFinished, seriesOfRelease, type RolloutPolicy } from "./rollout.js";
 
 export type { GroupState, Halt, Holder, HostRecord } from "../ports/fleet.js";
 
-export const emptyGroup = (): GroupState => ({ holders: [], halted: null, paused: false, target: null, hosts: {} });
+export const emptyGroup = (): GroupState => ({ holders: [], halted: null, queuedHalts: [], paused: false, rollouts: {}, hosts: {} });
 
+/** The stored state; a record written by an older version (one `target`: a package version) becomes that series' rollout. */
 export function parseGroup(text: string | null): GroupState {
   if (!text) return emptyGroup();
-  const raw = JSON.parse(text) as Partial<GroupState>;
-  return { ...emptyGroup(), ...raw, holders: raw.holders ?? [], hosts: raw.hosts ?? {} };
+  const raw = JSON.parse(text) as Partial<GroupState> & { target?: { version: string; setBy: string; at: string } | null };
+  const rollouts: Record<string, Rollout> = { ...(raw.rollouts ?? {}) };
+  const legacy = raw.target ? releaseOfPackage(raw.target.version) : null;
+  const legacySeries = legacy ? seriesOfRelease(legacy) : null;
+  if (raw.target && legacy && legacySeries && !rollouts[legacySeries]) {
+    rollouts[legacySeries] = { series: legacySeries, release: legacy, setBy: raw.target.setBy, at: raw.target.at, batches: [], soakMs: 0 };
+  }
+  return { holders: raw.holders ?? [], halted: raw.halted ?? null, queuedHalts: raw.queuedHalts ?? [], paused: raw.paused ?? false, rollouts, hosts: raw.hosts ?? {} };
+}
+
+/** Adds a halt: in force if none is, else queued behind it; a run's newer halt replaces its older one (lost, then failed). */
+export function withHalt(state: GroupState, halt: Halt): Pick<GroupState, "halted" | "queuedHalts"> {
+  const all = [...(state.halted ? [state.halted] : []), ...(state.queuedHalts ?? [])];
+  const i = all.findIndex((h) => h.runId === halt.runId);
+  if (i >= 0) all[i] = halt;
+  else all.push(halt);
+  return { halted: all[0] ?? null, queuedHalts: all.slice(1) };
+}
+
+/** Removes the halts `gone` matches; the next one queued comes into force. */
+export function withoutHalts(state: GroupState, gone: (h: Halt) => boolean): Pick<GroupState, "halted" | "queuedHalts"> {
+  const all = [...(state.halted ? [state.halted] : []), ...(state.queuedHalts ?? [])].filter((h) => !gone(h));
+  return { halted: all[0] ?? null, queuedHalts: all.slice(1) };
 }
 
 export interface SlotRequest {
@@ -20,42 +43,63 @@ export interface SlotRequest {
   runId: string;
   lease: string;
   slots: number;
-  /** The engine version this run goes to (recorded as the rollout's target if there is none). */
-  target: string;
+  /** The upstream release (MAJOR.MINOR.PATCH) this run goes to; it starts a rollout of its series when none runs. */
+  release: string;
   now: string;
+  /** How a rollout this request starts is cut into batches. */
+  policy: RolloutPolicy;
 }
 
 export type Decision =
-  | { kind: "grant"; next: GroupState }
+  | { kind: "grant"; next: GroupState; rollout: Rollout }
   /** A holder's lease is gone without a success record: a host was lost mid-upgrade. Halt, never free the slot. */
   | { kind: "halt-lost"; next: GroupState; lost: Holder }
   | { kind: "halted"; halt: Halt }
   | { kind: "paused" }
-  | { kind: "full"; holders: Holder[] };
+  | { kind: "full"; holders: Holder[]; next: GroupState | null }
+  /** Not this host's turn in the rollout (its batch, a soak, or a newer release waiting for the current rollout). */
+  | { kind: "wait"; reason: string; next: GroupState | null };
 
-/** What a host asking for a slot gets. `alive`: the hosts whose alive key (bound to their lease) exists. */
-export function decide(state: GroupState, alive: ReadonlySet<string>, req: SlotRequest, compare: (a: string, b: string) => number): Decision {
-  const lost = state.holders.find((h) => !alive.has(h.host) && !(h.host === req.host && h.lease === req.lease));
+/**
+ * What a host asking for a slot gets. `alive`: the leases that exist (their alive keys); a holder is
+ * alive exactly while its own lease is, whatever its host name (a restarted host's new lease does
+ * not vouch for the record its crashed run left).
+ */
+export function decide(state: GroupState, alive: ReadonlySet<string>, req: SlotRequest): Decision {
+  const lost = state.holders.find((h) => !alive.has(h.lease) && h.lease !== req.lease);
   if (lost && !state.halted) {
     const halt: Halt = { host: lost.host, runId: lost.runId, reason: "lost mid-upgrade: its lease expired without a success record", at: req.now, kind: "lost" };
     return { kind: "halt-lost", lost, next: { ...state, halted: halt } };
   }
   if (state.halted) return { kind: "halted", halt: state.halted };
   if (state.paused) return { kind: "paused" };
-  const mine = state.holders.find((h) => h.host === req.host);
-  // an earlier run of this very host that died holding the slot is a lost host too (handled above)
-  if (mine && mine.lease === req.lease) return { kind: "grant", next: state };
-  if (state.holders.length >= req.slots) return { kind: "full", holders: state.holders };
+  const series = seriesOfRelease(req.release);
+  if (!series) return { kind: "wait", reason: `cannot read a MAJOR.MINOR.PATCH release from ${req.release}`, next: null };
+
+  let rollout = state.rollouts[series];
+  let started: GroupState | null = null;
+  if (!rollout || (compareReleases(req.release, rollout.release) > 0 && rolloutFinished(state, rollout))) {
+    rollout = newRollout(state, { host: req.host, series, release: req.release, now: req.now }, req.policy);
+    started = { ...state, rollouts: { ...state.rollouts, [series]: rollout } };
+  } else if (compareReleases(req.release, rollout.release) > 0) {
+    return { kind: "wait", reason: `the rollout of ${rollout.release} (series ${series}) is not finished; ${req.release} starts after it`, next: null };
+  }
+  const base = started ?? state;
+  const mine = base.holders.find((h) => h.lease === req.lease);
+  if (mine) return { kind: "grant", next: base, rollout };
+  const earlier = base.holders.find((h) => h.host === req.host);
+  if (earlier) {
+    // its crashed run's record: settled by this host's recovery, or halts the group once its lease expires
+    return { kind: "wait", reason: `an earlier run of ${req.host} (${earlier.runId}) still holds a slot and its lease is alive: \`docker-live-upgrade recover\` settles it, or the group halts on it when the lease expires`, next: started };
+  }
+  const gate = batchGate(base, rollout, req.host, req.now);
+  if (!gate.open) return { kind: "wait", reason: gate.reason, next: started };
+  if (base.holders.length >= req.slots) return { kind: "full", holders: base.holders, next: started };
   const next: GroupState = {
-    ...state,
-    holders: [...state.holders.filter((h) => h.host !== req.host), { host: req.host, runId: req.runId, lease: req.lease, since: req.now }],
-    // a new rollout starts only once every known host has reached the current target
-    target:
-      !state.target || (mayStartRollout(state, compare) && compare(req.target, state.target.version) > 0)
-        ? { version: req.target, setBy: req.host, at: req.now }
-        : state.target,
+    ...base,
+    holders: [...base.holders, { host: req.host, runId: req.runId, lease: req.lease, since: req.now, series }],
   };
-  return { kind: "grant", next };
+  return { kind: "grant", next, rollout };
 }
 
 export interface ReleaseRequest {
@@ -70,66 +114,89 @@ export interface ReleaseRequest {
   now: string;
 }
 
-/** Gives the slot back; a failed run halts the group with the host, the run and the reason. */
+const hostRecord = (req: Omit<ReleaseRequest, "lease">, before: HostRecord | undefined): HostRecord => {
+  const release = releaseOfPackage(req.version);
+  return { ...before, version: req.version, ...(release ? { release } : {}), runId: req.runId, outcome: req.outcome, at: req.now, seen: req.now };
+};
+
+/** Gives the slot back; a failed run halts the group with the host, the run and the reason (queued behind a halt already in force). */
 export function release(state: GroupState, req: ReleaseRequest): GroupState {
-  const halted = req.ok ? state.halted : (state.halted ?? { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" as const });
+  const halts = req.ok ? {} : withHalt(state, { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" });
   return {
     ...state,
-    holders: state.holders.filter((h) => !(h.host === req.host && h.lease === req.lease)),
-    halted,
-    hosts: { ...state.hosts, [req.host]: { version: req.version, runId: req.runId, outcome: req.outcome, at: req.now } },
+    ...halts,
+    holders: state.holders.filter((h) => h.lease !== req.lease),
+    hosts: { ...state.hosts, [req.host]: hostRecord(req, state.hosts[req.host]) },
   };
 }
 
 /**
- * The record of a run whose process died holding its slot, finished by that host's recovery: the
- * holder goes, the host's version is recorded. A failure halts the group (a halt that named the run as
- * lost now gives the real reason). A healthy end lifts only the halt another host set when it saw this
- * very run lost; a halt for a failure stays until an operator clears it.
+ * The record of a run whose process died holding its slot (or could not give it back), finished by
+ * that host's recovery: the holder goes, the host's version is recorded. A failure halts the group (a
+ * halt that named the run as lost now gives the real reason). A healthy end lifts only the halt another
+ * host set when it saw this very run lost; a halt for a failure stays until an operator clears it.
  */
 export function settleRun(state: GroupState, req: Omit<ReleaseRequest, "lease">): GroupState {
-  const mine = state.halted?.runId === req.runId;
-  const failedHalt: Halt = { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" };
-  const halted = req.ok
-    ? mine && state.halted?.kind === "lost"
-      ? null
-      : state.halted
-    : mine || !state.halted
-      ? failedHalt
-      : state.halted;
+  const halts = req.ok
+    ? withoutHalts(state, (h) => h.runId === req.runId && h.kind === "lost")
+    : withHalt(state, { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" });
   return {
     ...state,
+    ...halts,
     holders: state.holders.filter((h) => h.runId !== req.runId),
-    halted,
-    hosts: { ...state.hosts, [req.host]: { version: req.version, runId: req.runId, outcome: req.outcome, at: req.now } },
+    hosts: { ...state.hosts, [req.host]: hostRecord(req, state.hosts[req.host]) },
   };
 }
 
-/** An operator's `fleet clear HOST`, or the host's own successful recovery: its halt and any slot it still holds go. */
+/** An operator's `fleet clear HOST`: its halts and any slot it still holds go (a halt of another host queued behind comes into force). */
 export function clearHost(state: GroupState, host: string): GroupState {
   return {
     ...state,
+    ...withoutHalts(state, (h) => h.host === host),
     holders: state.holders.filter((h) => h.host !== host),
-    halted: state.halted?.host === host ? null : state.halted,
   };
 }
 
-/**
- * The version this host should go to: the rollout's recorded target while it is newer than what the
- * host runs; null when there is none, or the host has reached it (it may then start the next rollout).
- */
-export function rolloutTarget(state: GroupState, installed: string, compare: (a: string, b: string) => number): string | null {
-  const t = state.target?.version;
-  if (!t || compare(t, installed) <= 0) return null;
-  return t;
+/** An operator's `fleet forget HOST`: a retired host leaves the records and every rollout's batches. */
+export function forgetHost(state: GroupState, host: string): { ok: true; next: GroupState } | { ok: false; reason: string } {
+  if (state.holders.some((h) => h.host === host)) return { ok: false, reason: `${host} holds a slot of the group; if it is gone for good, \`fleet clear ${host}\` first` };
+  if (state.halted?.host === host || state.queuedHalts?.some((h) => h.host === host)) return { ok: false, reason: `the group is halted by ${host}; \`fleet clear ${host}\` first` };
+  if (!(host in state.hosts) && !Object.values(state.rollouts).some((r) => r.batches.some((b) => b.includes(host)))) return { ok: false, reason: `the group has no host named ${host}` };
+  const hosts = { ...state.hosts };
+  delete hosts[host];
+  const rollouts = Object.fromEntries(Object.entries(state.rollouts).map(([s, r]) => [s, { ...r, batches: r.batches.map((b) => b.filter((h) => h !== host)) }]));
+  return { ok: true, next: { ...state, hosts, rollouts } };
+}
+
+/** How often a host's check-in is written when nothing else changed (one write an hour at most). */
+const CHECK_IN_EVERY_MS = 3_600_000;
+
+/** A host's check-in: its version now and when it was seen; null when the record is fresh enough already. */
+export function checkIn(state: GroupState, host: string, version: string, now: string): GroupState | null {
+  const before = state.hosts[host];
+  if (before && before.version === version && before.seen && Date.parse(now) - Date.parse(before.seen) < CHECK_IN_EVERY_MS) return null;
+  const rel = releaseOfPackage(version);
+  const record: HostRecord = before ? { ...before, version, seen: now } : { version, runId: "", outcome: "seen", at: now, seen: now };
+  if (rel) record.release = rel;
+  return { ...state, hosts: { ...state.hosts, [host]: record } };
 }
 
 /**
- * Whether a run may record a new rollout target: only once every host the group knows of has reached
- * the current one (no mixed fleet).
+ * The release a host on `installed` should go to: its series' rollout release while that is newer than
+ * what the host runs; null when there is none, or the host has reached it (it may then start the next).
  */
-export function mayStartRollout(state: GroupState, compare: (a: string, b: string) => number): boolean {
-  const t = state.target?.version;
-  if (!t) return true;
-  return Object.values(state.hosts).every((h) => compare(h.version, t) >= 0) && state.holders.length === 0;
+export function rolloutTarget(state: GroupState, installed: string): string | null {
+  const rel = releaseOfPackage(installed);
+  const series = rel ? seriesOfRelease(rel) : null;
+  const r = series ? state.rollouts[series] : undefined;
+  if (!rel || !r || compareReleases(r.release, rel) <= 0) return null;
+  return r.release;
+}
+
+/** Hosts whose last check-in or run is older than `staleMs` before `now`. */
+export function staleHosts(state: GroupState, now: string, staleMs: number): string[] {
+  return Object.entries(state.hosts)
+    .filter(([, r]) => Date.parse(now) - Date.parse(r.seen ?? r.at) > staleMs)
+    .map(([h]) => h)
+    .sort();
 }

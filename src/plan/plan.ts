@@ -3,6 +3,7 @@ import type { CheckResult } from "../report/report.js";
 import { checkJump, patchCandidates, resolveTarget } from "./target.js";
 import { enginePackages, KNOWN_BAD_UPSTREAM, knownPackages, roleOf } from "./roles.js";
 import type { VersionScheme } from "../versions/scheme.js";
+import { releaseOfPackage } from "../fleet/rollout.js";
 import { fail, pass } from "../checks/verdicts.js";
 
 export interface PlannedChange {
@@ -106,6 +107,15 @@ export function resolveTargets(
   if (!targets.length) return { kind: "up-to-date", check: pass("target", `${res.note}${leftAlone}`) };
   const message = `${targets.map((t) => `${t.name} ${t.version}`).join(", ")} (${res.kind === "target" ? res.note : "engine up to date; companions have patch releases"})${leftAlone}`;
   return { kind: "target", targets, engineTarget, check: pass("target", message) };
+}
+
+/**
+ * This host's build of a fleet rollout's release (MAJOR.MINOR.PATCH): the newest package version of
+ * it that the patch rule allows from `installed`, or null when the repositories offer none.
+ */
+export function buildOfRelease(scheme: VersionScheme, installed: string, available: readonly string[], release: string, deny: readonly string[]): string | null {
+  const builds = patchCandidates({ scheme, installed, available, deny: [...KNOWN_BAD_UPSTREAM, ...deny] }).filter((v) => releaseOfPackage(scheme.upstream(v)) === release);
+  return builds[0] ?? null;
 }
 
 /** Every change the package manager would make must obey its role's live-restore rule. */

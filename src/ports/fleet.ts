@@ -5,9 +5,11 @@
 export interface Holder {
   host: string;
   runId: string;
-  /** The etcd lease (hex id) the holder keeps alive; its alive key is bound to it. */
+  /** The etcd lease (its id) the holder keeps alive: the holder is alive exactly while this lease is. */
   lease: string;
   since: string;
+  /** The MAJOR.MINOR series of the rollout the holder takes part in (absent in records of older versions). */
+  series?: string;
 }
 
 export interface Halt {
@@ -20,19 +22,44 @@ export interface Halt {
 }
 
 export interface HostRecord {
-  /** The engine package version the host was left on by its last run. */
+  /** The engine package version the host is on (as of its last run or check-in). */
   version: string;
+  /** Its upstream release, MAJOR.MINOR.PATCH (absent in records of older versions: read from version). */
+  release?: string;
+  /** The last run that held a slot, and how it ended ("" and "seen" before the host's first run). */
   runId: string;
   outcome: string;
+  /** When that run ended. */
   at: string;
+  /** When the host last checked in (looked for its rollout). */
+  seen?: string;
+}
+
+/**
+ * One rollout: every host of the group on one MAJOR.MINOR series goes to one upstream release, each
+ * host to its own package of it (a Debian host to its ~debian build, an rpm host to its .el9 build).
+ * The batches are fixed when the rollout starts; a batch starts when every host of the ones before
+ * it reached the release and the last of them finished `soakMs` ago.
+ */
+export interface Rollout {
+  series: string;
+  release: string;
+  setBy: string;
+  at: string;
+  /** Host names, batch by batch; a host the rollout did not know of when it started goes with the last batch. */
+  batches: string[][];
+  soakMs: number;
 }
 
 export interface GroupState {
   holders: Holder[];
+  /** The halt in force: the first failure or loss. */
   halted: Halt | null;
+  /** Further halts behind it (another host failed meanwhile): clearing one brings the next into force. */
+  queuedHalts?: Halt[];
   paused: boolean;
-  /** The rollout's target: the engine package version every host of the group upgrades to. */
-  target: { version: string; setBy: string; at: string } | null;
+  /** The rollout of each MAJOR.MINOR series ("24.0", "20.10"). */
+  rollouts: Record<string, Rollout>;
   hosts: Record<string, HostRecord>;
 }
 
@@ -53,15 +80,19 @@ export interface FleetSlot {
   release(result: RunResult): Promise<void>;
 }
 
-export type Acquired = { kind: "slot"; slot: FleetSlot; target: string } | { kind: "deferred"; reason: string } | { kind: "halted"; reason: string };
+/** A slot (and the rollout's release it is for), or why not now (deferred) or not at all (halted). */
+export type Acquired = { kind: "slot"; slot: FleetSlot; release: string } | { kind: "deferred"; reason: string } | { kind: "halted"; reason: string };
 
 export interface FleetStatus {
   backend: "etcd" | "fleetlock";
   group: string;
   slots: number;
   state: GroupState | null;
-  /** Holders with whether their lease is alive (etcd only). */
+  /** Holders with whether their lease is alive (etcd only): a holder whose lease is gone was lost. */
   holders: (Holder & { leaseAlive: boolean })[];
+  /** Hosts not seen for longer than fleet.staleAfter: candidates for `fleet forget`. */
+  stale: string[];
+  now: string;
 }
 
 /** Coordination of the hosts of one group: at most `slots` upgrading at once, halting on the first failure. */
@@ -69,9 +100,12 @@ export interface FleetPort {
   readonly backend: "etcd" | "fleetlock";
   /** Requests made to the coordination service so far (etcd: ranges, transactions, lease calls; keepalive pings not counted). */
   readonly requests: number;
-  /** The rollout's target for a host on `installed`, or null (no rollout, or this host reached it). */
+  /**
+   * Checks this host in (its engine version, for the group's records) and gives the upstream release
+   * (MAJOR.MINOR.PATCH) its series' rollout goes to, or null (no rollout, or this host reached it).
+   */
   rolloutTarget(installed: string): Promise<string | null>;
-  /** Waits for a slot until `deadline` (epoch ms) or `signal`; halted groups grant nothing. */
+  /** Waits for a slot to go to `target` (a package version) until `deadline` (epoch ms) or `signal`; halted groups grant nothing. */
   acquire(request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired>;
   /**
    * Finishes the fleet record of a run whose process died holding a slot (recovery): its holder
@@ -81,6 +115,13 @@ export interface FleetPort {
   settleRun(runId: string, result: RunResult): Promise<void>;
   status(): Promise<FleetStatus>;
   clear(host: string): Promise<void>;
+  /** Drops a retired host from the group's records and rollouts (refused while it holds a slot or halts the group). */
+  forget(host: string): Promise<void>;
   setPaused(paused: boolean): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An operator's fleet command the group's state refuses (e.g. forgetting a host that holds a slot): nothing changed. */
+export class FleetRefusedError extends Error {
+  override name = "FleetRefusedError";
 }

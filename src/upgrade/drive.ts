@@ -154,6 +154,8 @@ export async function runMachine(ctx: MachineContext): Promise<Judgement> {
     ctx.report.exitCode = EXIT.failed;
     ctx.report.error ??= { message: unsettled.join("; "), step: "release-service-hold" };
   }
+  // the group's record of this run: written, or the journal stays open until recovery writes it
+  let fleetUnsettled = false;
   if (ctx.releaseFleet) {
     const result = fleetResult(ctx, j);
     try {
@@ -161,12 +163,23 @@ export async function runMachine(ctx: MachineContext): Promise<Judgement> {
       await ctx.releaseFleet(result);
       if (!result.ok) await world.notifier.notify("fleet-halt", ctx.report).catch(() => undefined);
     } catch (err) {
-      ctx.report.checks.push({ name: "fleet-release", ok: false, message: `could not give the fleet slot back (${errorMessage(err)}): its lease expires and the group halts on this host as lost; \`docker-live-upgrade fleet clear HOST\` once checked`, level: "warning" });
+      fleetUnsettled = true;
+      ctx.report.checks.push({
+        name: "fleet-release",
+        ok: false,
+        message: `could not give the fleet slot back (${errorMessage(err)}): once its lease expires the group halts on this host as lost; the journal stays open and the next run, the daemon or \`docker-live-upgrade recover\` writes this run's record to the group (which lifts that halt when the host is healthy)`,
+        level: "warning",
+      });
+      ctx.report.hostState += "; the fleet group's record of this run is not written yet (see the fleet-release check)";
     }
   }
   ctx.report.finishedAt = new Date(world.clock.now()).toISOString();
   await saveReport(world, ctx.report);
-  if (j.healthy && !unsettled.length) {
+  if (j.healthy && !unsettled.length && fleetUnsettled) {
+    // the host is settled; only the group's record is owed: recovery finds the run done and writes it
+    ctx.bestEffortJournal = true;
+    await enter(ctx, "done").catch(() => undefined);
+  } else if (j.healthy && !unsettled.length) {
     try {
       ctx.bestEffortJournal = true;
       await enter(ctx, "done");

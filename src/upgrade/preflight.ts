@@ -3,7 +3,7 @@ import { badTargets } from "../history/bad-targets.js";
 import type { ContainerState, EngineInfo, EngineVersion } from "../ports/docker.js";
 import type { CheckResult } from "../report/report.js";
 import { containerdVerdict, containerHazards, fail, pass, unitVerdicts } from "../checks/verdicts.js";
-import { buildPlan, judgeSimulation, resolveTargets, selectPackages, type UpgradePlan } from "../plan/plan.js";
+import { buildOfRelease, buildPlan, judgeSimulation, resolveTargets, selectPackages, type UpgradePlan } from "../plan/plan.js";
 import { knownPackages, roleOf } from "../plan/roles.js";
 import type { World } from "./world.js";
 import { takeSnapshot } from "./snapshot.js";
@@ -81,14 +81,19 @@ export async function preflight(world: World, options: { to?: string | undefined
   }
 
   const available = await packages.available(selection.packages.map((p) => p.name));
-  // One target per rollout: the group's recorded target wins over this host's own newest patch.
+  // One release per rollout: the group's wins over this host's own newest patch; each host takes its own build of it.
   let to = options.to;
   if (world.fleet && to === undefined) {
     try {
-      const target = await world.fleet.rolloutTarget(engine.version);
-      if (target) {
-        to = target;
-        checks.push(pass("fleet-target", `the group's rollout goes to ${target}: this host follows it`));
+      const release = await world.fleet.rolloutTarget(engine.version);
+      if (release) {
+        const build = buildOfRelease(packages.scheme, engine.version, available[engine.name] ?? [], release, config.packages.deny);
+        if (!build) {
+          checks.push(fail("fleet-target", `the group's rollout goes to ${release}, and this host's repositories offer no build of it that may be installed here (${engine.name} ${engine.version}); refresh the package lists or add the release to the repository, or \`docker-live-upgrade fleet forget\` this host`));
+          return refused();
+        }
+        to = build;
+        checks.push(pass("fleet-target", `the group's rollout goes to ${release}: this host follows it with ${to}`));
       }
     } catch (err) {
       checks.push(fail("fleet", errorMessage(err)));

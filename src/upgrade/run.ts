@@ -1,5 +1,6 @@
 import type { Journal } from "../ports/journal.js";
 import type { FleetSlot } from "../ports/fleet.js";
+import { blockingAlerts, describeAlerts } from "../fleet/alerts.js";
 import type { ContainerState } from "../ports/docker.js";
 import type { HookKind, HookResult } from "../hooks/hooks.js";
 import type { UpgradePlan } from "../plan/plan.js";
@@ -104,6 +105,28 @@ async function holdUpToDate(run: Run, names: readonly string[]): Promise<void> {
 
 type Slot = { slot: FleetSlot | null; requestsBefore: number };
 
+/** Before a host takes a slot: no alert active in the monitoring (less the filtered ones), or the run is deferred. */
+async function alertGate(run: Run): Promise<RunReport | null> {
+  const { world, report, steps } = run;
+  const alerts = world.alerts;
+  const filter = world.config.fleet?.alerts;
+  if (!alerts || !filter) return null;
+  let message: string;
+  try {
+    const blocking = blockingAlerts(await steps.run("fleet-alerts", () => alerts.active()), filter);
+    if (!blocking.length) {
+      report.checks.push({ name: "fleet-alerts", ok: true, message: `no alert active in ${alerts.source}`, level: "warning" });
+      return null;
+    }
+    message = `${blocking.length} alert(s) active in ${alerts.source}: ${describeAlerts(blocking)}; no slot is taken while they are (fleet.alerts)`;
+  } catch (err) {
+    // monitoring that cannot answer is no evidence that all is well
+    message = `${errorMessage(err)}; no slot is taken without an answer (fleet.alerts)`;
+  }
+  report.checks.push({ name: "fleet-alerts", ok: false, message, level: "warning" });
+  return run.end("deferred", EXIT.ok, UNTOUCHED, { message, step: "fleet-alerts" });
+}
+
 /** The fleet slot, after the preflight passed and before anything is downloaded or changed. */
 async function takeSlot(run: Run, plan: UpgradePlan): Promise<Slot | RunReport> {
   const { world, report, steps, options } = run;
@@ -114,6 +137,8 @@ async function takeSlot(run: Run, plan: UpgradePlan): Promise<Slot | RunReport> 
     report.fleet = { backend: fleet.backend, group: world.config.fleet?.group ?? "", waitedMs: steps.steps.find((s) => s.name === "fleet-slot")?.durationMs ?? 0, requests: fleet.requests - requestsBefore };
   };
   const deadline = options.fleetDeadline ?? world.clock.now() + (world.config.fleet?.wait ?? 0);
+  const quiet = await alertGate(run);
+  if (quiet !== null) return quiet;
   try {
     const got = await steps.run("fleet-slot", () => fleet.acquire({ runId: report.id, target: plan.engine.to }, deadline, options.interrupt.abortSignal));
     fleetReport();
@@ -121,7 +146,7 @@ async function takeSlot(run: Run, plan: UpgradePlan): Promise<Slot | RunReport> 
       report.checks.push({ name: "fleet-slot", ok: false, message: got.reason, level: got.kind === "halted" ? "error" : "warning" });
       return got.kind === "halted" ? run.end("refused", EXIT.refused, UNTOUCHED, { message: got.reason, step: "fleet-slot" }) : run.end("deferred", EXIT.ok, UNTOUCHED, { message: got.reason, step: "fleet-slot" });
     }
-    report.checks.push({ name: "fleet-slot", ok: true, message: `slot granted in group ${world.config.fleet?.group ?? "?"} (rollout target ${got.target})`, level: "error" });
+    report.checks.push({ name: "fleet-slot", ok: true, message: `slot granted in group ${world.config.fleet?.group ?? "?"} (rollout to ${got.release})`, level: "error" });
     return { slot: got.slot, requestsBefore };
   } catch (err) {
     fleetReport();

@@ -12,6 +12,7 @@ import type { HookRunner } from "../hooks/hooks.js";
 import type { Notifier } from "../notify/notifier.js";
 import type { FleetPort } from "../ports/fleet.js";
 import type { ServiceHoldPort } from "../ports/service-hold.js";
+import type { AlertsPort } from "../ports/alerts.js";
 
 /** Everything a run touches, injected: the real adapters in the CLI, fakes in unit tests. */
 export interface World {
@@ -30,5 +31,7 @@ export interface World {
   notifier: Notifier;
   /** The fleet this host coordinates with (`fleet:`), or null: it decides alone. */
   fleet: FleetPort | null;
+  /** The alerts that must be quiet before this host takes a fleet slot (`fleet.alerts`), or null. */
+  alerts?: AlertsPort | null;
   logger: Logger;
 }

@@ -66,7 +66,7 @@ describe("a fleet of three systemd hosts on etcd", () => {
     const spans = runs.map((r) => ({ from: grantedAt(r.report), to: Date.parse(r.report.finishedAt) })).sort((a, b) => a.from - b.from);
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.from).toBeGreaterThanOrEqual(spans[i - 1]!.to);
     const status = await hosts[0]!.cli("fleet", "status");
-    expect(status.report).toMatchObject({ slots: 1, holders: [], state: { halted: null, target: { version: CE("20.10.25") } } });
+    expect(status.report).toMatchObject({ slots: 1, holders: [], state: { halted: null, rollouts: { "20.10": { release: "20.10.25" } }, hosts: { fa: { version: CE("20.10.25") } } } });
   });
 
   it("slots: 2: at most two overlap", async () => {

@@ -1,5 +1,6 @@
-import { clearHost, decide, release, rolloutTarget, settleRun } from "../../src/fleet/semaphore.js";
-import type { Acquired, FleetPort, FleetSlot, FleetStatus, RunResult } from "../../src/ports/fleet.js";
+import { ALL_AT_ONCE, releaseOfPackage } from "../../src/fleet/rollout.js";
+import { checkIn, clearHost, decide, forgetHost, release, rolloutTarget, settleRun, staleHosts } from "../../src/fleet/semaphore.js";
+import { FleetRefusedError, type Acquired, type FleetPort, type FleetSlot, type FleetStatus, type RunResult } from "../../src/ports/fleet.js";
 import type { SimProcess } from "./process.js";
 
 /**
@@ -22,20 +23,16 @@ export class SimFleet implements FleetPort {
   private now(): string {
     return new Date(this.h.now).toISOString();
   }
+  /** The leases alive: a holder is alive exactly while its own lease is. */
   private alive(): Set<string> {
-    const hosts = new Set<string>();
-    for (const [lease] of this.h.fleet.leases) {
-      const holder = this.h.fleet.state.holders.find((x) => x.lease === lease);
-      hosts.add(holder?.host ?? this.h.hostName);
-    }
-    return hosts;
+    return new Set(this.h.fleet.leases.keys());
   }
-  private compare = (a: string, b: string) => this.h.scheme.compare(a, b);
 
   rolloutTarget(installed: string): Promise<string | null> {
-    return this.p.call("read", "fleet", "rolloutTarget", () => {
-      this.requests += 2;
-      return rolloutTarget(this.h.fleet.state, installed, this.compare);
+    return this.p.call("write", "fleet", "rolloutTarget", () => {
+      this.requests += 3;
+      this.h.fleet.state = checkIn(this.h.fleet.state, this.h.hostName, installed, this.now()) ?? this.h.fleet.state;
+      return rolloutTarget(this.h.fleet.state, installed);
     });
   }
 
@@ -48,11 +45,12 @@ export class SimFleet implements FleetPort {
           this.h.fleet.leases.set(this.lease, this.p.pid);
           this.p.fleetLease = this.lease;
         }
-        const decision = decide(this.h.fleet.state, this.alive(), { host: this.h.hostName, runId: request.runId, lease: this.lease, slots: this.slots, target: request.target, now: this.now() }, this.compare);
+        const decision = decide(this.h.fleet.state, this.alive(), { host: this.h.hostName, runId: request.runId, lease: this.lease, slots: this.slots, release: releaseOfPackage(request.target) ?? "?", now: this.now(), policy: ALL_AT_ONCE });
         if (decision.kind === "grant" || decision.kind === "halt-lost") this.h.fleet.state = decision.next;
+        else if ((decision.kind === "wait" || decision.kind === "full") && decision.next) this.h.fleet.state = decision.next;
         return decision;
       });
-      if (d.kind === "grant") return { kind: "slot", slot: this.slot(request.runId), target: d.next.target?.version ?? request.target };
+      if (d.kind === "grant") return { kind: "slot", slot: this.slot(request.runId), release: d.rollout.release };
       if (d.kind === "halt-lost") continue;
       if (d.kind === "halted") {
         this.dropLease();
@@ -60,7 +58,7 @@ export class SimFleet implements FleetPort {
       }
       if (this.h.now + 1_000 > deadline || signal?.aborted) {
         this.dropLease();
-        return { kind: "deferred", reason: d.kind === "paused" ? "paused" : "all slots held" };
+        return { kind: "deferred", reason: d.kind === "paused" ? "paused" : d.kind === "wait" ? d.reason : "all slots held" };
       }
       await this.p.clock.sleep(1_000, signal).catch(() => undefined);
     }
@@ -81,13 +79,21 @@ export class SimFleet implements FleetPort {
           if (!lease || !this.h.fleet.leases.has(lease) || !this.h.fleet.state.holders.some((x) => x.lease === lease)) {
             throw new Error("this host no longer holds its fleet slot (lease expired or cleared): not acting as its holder");
           }
+          const halt = this.h.fleet.state.halted;
+          if (halt && halt.runId !== runId) throw new Error(`fleet group was halted by ${halt.host} (run ${halt.runId}) since this slot was granted`);
         }),
-      release: (result: RunResult) =>
-        this.p.call("write", "fleet", "release", () => {
-          this.requests += 3;
-          this.h.fleet.state = release(this.h.fleet.state, { host: this.h.hostName, lease: this.lease ?? "", runId, ...result, now: this.now() });
+      release: async (result: RunResult) => {
+        const lease = this.lease ?? "";
+        try {
+          await this.p.call("write", "fleet", "release", () => {
+            this.requests += 3;
+            this.h.fleet.state = release(this.h.fleet.state, { host: this.h.hostName, lease, runId, ...result, now: this.now() });
+          });
+        } finally {
+          // given back or not, the lease goes (as the etcd adapter does)
           this.dropLease();
-        }),
+        }
+      },
     };
   }
 
@@ -105,11 +111,20 @@ export class SimFleet implements FleetPort {
       slots: this.slots,
       state: this.h.fleet.state,
       holders: this.h.fleet.state.holders.map((x) => ({ ...x, leaseAlive: this.h.fleet.leases.has(x.lease) })),
+      stale: staleHosts(this.h.fleet.state, this.now(), 14 * 86_400_000),
+      now: this.now(),
     }));
   }
   clear(host: string): Promise<void> {
     return this.p.call("write", "fleet", "clear", () => {
       this.h.fleet.state = clearHost(this.h.fleet.state, host);
+    });
+  }
+  forget(host: string): Promise<void> {
+    return this.p.call("write", "fleet", "forget", () => {
+      const r = forgetHost(this.h.fleet.state, host);
+      if (!r.ok) throw new FleetRefusedError(r.reason);
+      this.h.fleet.state = r.next;
     });
   }
   setPaused(paused: boolean): Promise<void> {

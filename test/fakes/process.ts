@@ -1,3 +1,4 @@
+import { clearHost, withHalt } from "../../src/fleet/semaphore.js";
 import type { Clock } from "../../src/ports/clock.js";
 import type { SimHost } from "./host.js";
 
@@ -10,7 +11,7 @@ export type Fault =
   /** SIGTERM arrives at its k-th call: to the process's handler if it has one, else the process dies (the default action). */
   | { mode: "signal"; at: number }
   /** At its k-th write, something outside changes the host: an operator's `fleet clear` of this host, or the fleet lease expiring. */
-  | { mode: "interfere"; at: number; what: "fleet-clear" | "lease-expired" };
+  | { mode: "interfere"; at: number; what: "fleet-clear" | "lease-expired" | "other-halted" };
 
 export type CallKind = "read" | "write";
 
@@ -143,12 +144,15 @@ export class SimProcess {
     this.onDeath?.();
   }
 
-  private interfere(what: "fleet-clear" | "lease-expired"): void {
+  private interfere(what: "fleet-clear" | "lease-expired" | "other-halted"): void {
     const fleet = this.host.fleet;
     if (what === "lease-expired") {
       if (this.fleetLease) fleet.leases.delete(this.fleetLease);
+    } else if (what === "other-halted") {
+      // another host of the group failed its run meanwhile
+      fleet.state = { ...fleet.state, ...withHalt(fleet.state, { host: "other", runId: "run-other", reason: "rolled back", at: new Date(this.host.now).toISOString(), kind: "failed" }) };
     } else {
-      fleet.state = { ...fleet.state, holders: fleet.state.holders.filter((x) => x.host !== this.host.hostName), halted: fleet.state.halted?.host === this.host.hostName ? null : fleet.state.halted };
+      fleet.state = clearHost(fleet.state, this.host.hostName);
     }
   }
 

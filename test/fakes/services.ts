@@ -31,6 +31,9 @@ export class SimService extends View implements ServiceManagerPort {
       if (h.fleetEnabled && this.p.role === "upgrade" && j && (j.direction ?? (j.state === "rolling-back" ? "undo" : "forward")) === "forward") {
         const lease = this.p.fleetLease;
         if (!lease || !h.fleet.leases.has(lease) || !h.fleet.state.holders.some((x) => x.lease === lease)) h.breaches.push("dockerd stopped by a run that no longer held its fleet slot");
+        // nor after another host halted the group
+        const halt = h.fleet.state.halted;
+        if (halt && !h.fleet.state.holders.some((x) => x.lease === lease && x.runId === halt.runId)) h.breaches.push(`dockerd stopped going forward while ${halt.host} halted the group`);
       }
       await this.p.clock.sleep(this.stepMs);
       this.h.daemonUp = false;

@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
-import { Etcd3, type Lease } from "etcd3";
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, EtcdUserNotFoundError, type Lease } from "etcd3";
 import pRetry from "p-retry";
 import type { Logger } from "pino";
+import { redactUrl } from "../../config/redact.js";
 import type { Config } from "../../config/schema.js";
-import { clearHost, decide, parseGroup, release, rolloutTarget, settleRun, type GroupState } from "../../fleet/semaphore.js";
+import { releaseOfPackage, type RolloutPolicy } from "../../fleet/rollout.js";
+import { checkIn, clearHost, decide, forgetHost, parseGroup, release, rolloutTarget, settleRun, staleHosts, type GroupState } from "../../fleet/semaphore.js";
 import type { Clock } from "../../ports/clock.js";
-import type { Acquired, FleetPort, FleetSlot, FleetStatus, RunResult } from "../../ports/fleet.js";
-import type { VersionScheme } from "../../versions/scheme.js";
+import { FleetRefusedError, type Acquired, type FleetPort, type FleetSlot, type FleetStatus, type RunResult } from "../../ports/fleet.js";
 
 type FleetConfig = NonNullable<Config["fleet"]>;
 type EtcdConfig = NonNullable<FleetConfig["etcd"]>;
@@ -16,11 +17,19 @@ export class FleetUnavailableError extends Error {
   override name = "FleetUnavailableError";
 }
 
+/** One lease of this process: its id once granted, and why it was lost (etcd3 says so once, or more). */
+interface HeldLease {
+  lease: Lease;
+  id: string;
+  lost: string | null;
+}
+
 /**
- * The fleet on etcd v3. One key per group holds the group's state (holders, halt, pause, rollout
- * target, hosts done) and changes only by a transaction that compares its mod revision; each holder
- * also keeps `alive/<host>` bound to its own lease, kept alive while the run goes. A holder whose alive
- * key is gone lost its lease without releasing: the next reader halts the group (the slot is not freed).
+ * The fleet on etcd v3. One key per group holds the group's state (holders, halt, pause, rollouts,
+ * hosts) and changes only by a transaction that compares its mod revision; each holder also keeps
+ * `alive/<host>/<lease>` bound to its own lease, kept alive while the run goes. A holder whose lease
+ * has no alive key left lost it without releasing: the next reader halts the group (the slot is not
+ * freed). A lease is used once: after a loss, a failed grant or a release, the next slot gets a new one.
  */
 export class EtcdFleet implements FleetPort {
   readonly backend = "etcd" as const;
@@ -28,15 +37,15 @@ export class EtcdFleet implements FleetPort {
   private readonly client: Etcd3;
   private readonly stateKey: string;
   private readonly alivePrefix: string;
-  private lease: Lease | null = null;
-  private leaseLost: string | null = null;
+  private current: HeldLease | null = null;
 
   constructor(
     private readonly fleet: FleetConfig,
     private readonly host: string,
-    private readonly scheme: VersionScheme,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** How long a release keeps trying while etcd is away: about 40 s by default. */
+    private readonly releaseRetries = 12,
   ) {
     const etcd = fleet.etcd!;
     this.client = new Etcd3(etcdOptions(etcd));
@@ -46,23 +55,39 @@ export class EtcdFleet implements FleetPort {
   }
 
   private endpoint(): string {
-    return this.fleet.etcd!.endpoints.join(", ");
+    return this.fleet.etcd!.endpoints.map(redactUrl).join(", ");
   }
 
-  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private now(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  private policy(): RolloutPolicy {
+    const f = this.fleet;
+    return { batches: f.rollout ?? (f.canaries.length ? [f.canaries.length, "100%"] : ["100%"]), canaries: f.canaries, soakMs: f.batchSoak };
+  }
+
+  /**
+   * One call to etcd, tried again for a few seconds while etcd is away (a member restarting, a leader
+   * being elected, the client's circuit breaker open for 5 s after failures); a refusal (auth,
+   * permission) is not retried. Then FleetUnavailableError naming the endpoints.
+   */
+  private async guard<T>(what: string, fn: () => Promise<T>, retry = true): Promise<T> {
     try {
-      return await fn();
+      return await pRetry(fn, { retries: retry ? 4 : 0, minTimeout: 500, factor: 2, maxTimeout: 4_000, shouldRetry: ({ error }) => !refusal(error) });
     } catch (err) {
       if (err instanceof FleetUnavailableError) throw err;
       throw new FleetUnavailableError(`etcd at ${this.endpoint()} ${what}: ${err instanceof Error ? err.message : String(err)}; no upgrade without the fleet (fleet.etcd.endpoints)`);
     }
   }
 
+  /** The group's state, its revision, and the leases that still have an alive key (whoever's they are). */
   private async read(): Promise<{ state: GroupState; revision: string; alive: Set<string> }> {
     this.requests += 2;
     const res = await this.client.get(this.stateKey).exec();
     const kv = res.kvs[0];
-    const alive = new Set((await this.client.getAll().prefix(this.alivePrefix).keys()).map((k) => k.slice(this.alivePrefix.length)));
+    const keys = await this.client.getAll().prefix(this.alivePrefix).exec();
+    const alive = new Set(keys.kvs.map((k) => k.lease).filter((l) => l !== "0"));
     return { state: parseGroup(kv ? kv.value.toString() : null), revision: kv ? kv.mod_revision : "0", alive };
   }
 
@@ -74,49 +99,68 @@ export class EtcdFleet implements FleetPort {
   }
 
   /** Read, change, compare-and-swap; again while someone else changed it in between. */
-  private async update(what: string, change: (state: GroupState) => GroupState | null): Promise<GroupState> {
-    return this.guard(what, async () => {
-      for (;;) {
-        const { state, revision } = await this.read();
-        const next = change(state);
-        if (next === null || (await this.swap(revision, next))) return next ?? state;
-      }
-    });
+  private async update(what: string, change: (state: GroupState) => GroupState | null, retry = true): Promise<GroupState> {
+    return this.guard(
+      what,
+      async () => {
+        for (;;) {
+          const { state, revision } = await this.read();
+          const next = change(state);
+          if (next === null || (await this.swap(revision, next))) return next ?? state;
+        }
+      },
+      retry,
+    );
   }
 
   async rolloutTarget(installed: string): Promise<string | null> {
-    return this.guard("could not be read", async () => rolloutTarget((await this.read()).state, installed, (a, b) => this.scheme.compare(a, b)));
+    const state = await this.update("could not be read", (s) => checkIn(s, this.host, installed, this.now()));
+    return rolloutTarget(state, installed);
   }
 
-  private async ensureLease(): Promise<string> {
-    if (!this.lease) {
-      const lease = this.client.lease(Math.max(2, Math.round(this.fleet.etcd!.leaseTtl / 1000)), { autoKeepAlive: true });
-      lease.on("lost", (err) => {
-        this.leaseLost = err.message;
-        this.logger.error({ err: err.message }, "fleet: lease lost");
-      });
-      this.lease = lease;
+  /** The lease this process holds slots with: a new one when there is none, or the last was lost or revoked. */
+  private async ensureLease(): Promise<HeldLease> {
+    const cur = this.current;
+    if (cur && !cur.lost && !cur.lease.revoked()) return cur;
+    if (cur) await this.dropLease();
+    const lease = this.client.lease(Math.max(2, Math.round(this.fleet.etcd!.leaseTtl / 1000)), { autoKeepAlive: true });
+    const held: HeldLease = { lease, id: "", lost: null };
+    lease.on("lost", (err) => {
+      if (held.lost) return;
+      held.lost = err.message;
+      this.logger.error({ err: err.message, lease: held.id }, "fleet: lease lost");
+    });
+    this.current = held;
+    try {
       this.requests += 2; // the grant, and the alive key's put
-      await lease.put(`${this.alivePrefix}${this.host}`).value(JSON.stringify({ host: this.host, pid: process.pid }));
+      held.id = await lease.grant();
+      await lease.put(`${this.alivePrefix}${this.host}/${held.id}`).value(JSON.stringify({ host: this.host, pid: process.pid }));
+    } catch (err) {
+      // a lease whose grant failed rejects forever: never keep it
+      await this.dropLease();
+      throw err;
     }
-    return this.lease.grant();
+    return held;
   }
 
   async acquire(request: { runId: string; target: string }, deadline: number, signal?: AbortSignal): Promise<Acquired> {
-    const compare = (a: string, b: string) => this.scheme.compare(a, b);
+    const target = releaseOfPackage(request.target);
+    if (!target) throw new FleetUnavailableError(`cannot read a MAJOR.MINOR.PATCH release from ${request.target}`);
     let lastWait = "";
     let contacted = false;
     for (;;) {
       const decision = await this.guard("could not be reached for a slot", async () => {
-        const lease = await this.ensureLease();
+        const held = await this.ensureLease();
         const { state, revision, alive } = await this.read();
-        const d = decide(state, alive, { host: this.host, runId: request.runId, lease, slots: this.fleet.slots, target: request.target, now: new Date(this.clock.now()).toISOString() }, compare);
-        if (d.kind === "grant" || d.kind === "halt-lost") return (await this.swap(revision, d.next)) ? d : { kind: "retry" as const };
+        const d = decide(state, alive, { host: this.host, runId: request.runId, lease: held.id, slots: this.fleet.slots, release: target, now: this.now(), policy: this.policy() });
+        if (d.kind === "grant" || d.kind === "halt-lost") return (await this.swap(revision, d.next)) ? { ...d, held } : { kind: "retry" as const };
+        // a rollout this request started is on record even when this host waits its batch
+        if ((d.kind === "wait" || d.kind === "full") && d.next && !(await this.swap(revision, d.next))) return { kind: "retry" as const };
         return d;
       }).catch(async (err: unknown) => {
-        // lost while waiting: defer cleanly (nothing was granted); at the first contact: fail closed
-        if (!contacted) throw err;
         await this.dropLease();
+        // at the first contact: fail closed; lost while waiting: defer cleanly (nothing was granted)
+        if (!contacted) throw err;
         return { kind: "unreachable" as const, reason: err instanceof Error ? err.message : String(err) };
       });
       contacted = true;
@@ -129,12 +173,15 @@ export class EtcdFleet implements FleetPort {
           this.logger.error({ host: decision.lost.host, runId: decision.lost.runId }, "fleet: a host was lost mid-upgrade; group halted");
           continue;
         case "grant":
-          return { kind: "slot", slot: this.slot(request.runId), target: decision.next.target?.version ?? request.target };
+          return { kind: "slot", slot: this.slot(request.runId, decision.held), release: decision.rollout.release };
         case "halted":
           await this.dropLease();
           return { kind: "halted", reason: `fleet group ${this.fleet.group} is halted by ${decision.halt.host} (run ${decision.halt.runId}): ${decision.halt.reason}; after a fix: docker-live-upgrade fleet clear ${decision.halt.host}` };
         case "paused":
           lastWait = `fleet group ${this.fleet.group} is paused (docker-live-upgrade fleet resume)`;
+          break;
+        case "wait":
+          lastWait = decision.reason;
           break;
         case "full":
           lastWait = `all ${this.fleet.slots} slot(s) of fleet group ${this.fleet.group} are held (${decision.holders.map((h) => h.host).join(", ")})`;
@@ -148,59 +195,78 @@ export class EtcdFleet implements FleetPort {
     }
   }
 
-  private slot(runId: string): FleetSlot {
+  private slot(runId: string, held: HeldLease): FleetSlot {
     return {
       assertHeld: async () => {
-        if (this.leaseLost) throw new Error(`the fleet slot is lost (${this.leaseLost}): not acting as its holder`);
-        const lease = await this.ensureLease();
+        if (held.lost) throw new Error(`the fleet slot is lost (${held.lost}): not acting as its holder`);
+        if (this.current !== held || held.lease.revoked()) throw new Error("the fleet slot's lease was given up: not acting as its holder");
         const { state, alive } = await this.guard("could not confirm the slot", () => this.read());
-        if (!alive.has(this.host) || !state.holders.some((h) => h.host === this.host && h.lease === lease)) {
+        if (!alive.has(held.id) || !state.holders.some((h) => h.lease === held.id)) {
           throw new Error("this host no longer holds its fleet slot (lease expired or cleared): not acting as its holder");
         }
+        // another host failed or was lost since this slot was granted: nothing more is stopped in the group
+        if (state.halted && state.halted.runId !== runId) throw new Error(`fleet group ${this.fleet.group} was halted by ${state.halted.host} (run ${state.halted.runId}) since this slot was granted: ${state.halted.reason}`);
       },
       release: async (result) => {
-        const lease = this.lease ? await this.lease.grant() : "";
-        // etcd may be briefly away (restarting): keep trying for a while rather than leave the slot to
-        // expire, which would halt the group as if this host had been lost
-        await pRetry(
-          () =>
-            this.update("could not take the slot back", (s) =>
-              release(s, { host: this.host, lease, runId, ok: result.ok, version: result.version, outcome: result.outcome, reason: result.reason, now: new Date(this.clock.now()).toISOString() }),
-            ),
-          { retries: 12, minTimeout: 500, maxTimeout: 5_000, factor: 1.5 },
-        );
-        await this.dropLease();
+        try {
+          // etcd may be briefly away (restarting): keep trying for a while rather than leave the slot to
+          // expire, which would halt the group as if this host had been lost
+          await pRetry(
+            () => this.update("could not take the slot back", (s) => release(s, { host: this.host, lease: held.id, runId, ...result, now: this.now() }), false),
+            { retries: this.releaseRetries, minTimeout: 500, maxTimeout: 5_000, factor: 1.5 },
+          );
+        } finally {
+          // given back or not, the lease goes: a record left behind then halts the group as lost
+          // (never a slot held on by a live lease with nobody behind it), until this run is settled
+          if (this.current === held) await this.dropLease();
+        }
       },
     };
   }
 
   private async dropLease(): Promise<void> {
-    const lease = this.lease;
-    this.lease = null;
-    if (lease) this.requests++;
-    await lease?.revoke().catch(() => undefined);
+    const held = this.current;
+    this.current = null;
+    if (!held) return;
+    this.requests++;
+    await held.lease.revoke().catch(() => undefined);
   }
 
   async settleRun(runId: string, result: RunResult): Promise<void> {
-    await pRetry(
-      () => this.update("could not settle the run's slot", (s) => settleRun(s, { host: this.host, runId, ...result, now: new Date(this.clock.now()).toISOString() })),
-      { retries: 4, minTimeout: 500, maxTimeout: 2_000, factor: 1.5 },
-    );
+    await pRetry(() => this.update("could not settle the run's slot", (s) => settleRun(s, { host: this.host, runId, ...result, now: this.now() }), false), {
+      retries: 4,
+      minTimeout: 500,
+      maxTimeout: 2_000,
+      factor: 1.5,
+    });
   }
 
   async status(): Promise<FleetStatus> {
     const { state, alive } = await this.guard("could not be read", () => this.read());
+    const now = this.now();
     return {
       backend: "etcd",
       group: this.fleet.group,
       slots: this.fleet.slots,
       state,
-      holders: state.holders.map((h) => ({ ...h, leaseAlive: alive.has(h.host) })),
+      holders: state.holders.map((h) => ({ ...h, leaseAlive: alive.has(h.lease) })),
+      stale: staleHosts(state, now, this.fleet.staleAfter),
+      now,
     };
   }
 
   async clear(host: string): Promise<void> {
     await this.update("could not clear the halt", (s) => clearHost(s, host));
+  }
+
+  async forget(host: string): Promise<void> {
+    let refused: string | null = null;
+    await this.update("could not forget the host", (s) => {
+      const r = forgetHost(s, host);
+      refused = r.ok ? null : r.reason;
+      return r.ok ? r.next : null;
+    });
+    if (refused) throw new FleetRefusedError(`fleet forget: ${refused as string}`);
   }
 
   async setPaused(paused: boolean): Promise<void> {
@@ -213,10 +279,16 @@ export class EtcdFleet implements FleetPort {
   }
 }
 
+/** etcd refused the call (credentials, permissions): trying again will not help. */
+function refusal(err: unknown): boolean {
+  return err instanceof EtcdAuthenticationFailedError || err instanceof EtcdPermissionDeniedError || err instanceof EtcdUserNotFoundError || err instanceof EtcdRoleNotGrantedError || err instanceof FleetUnavailableError;
+}
+
 function etcdOptions(etcd: EtcdConfig): ConstructorParameters<typeof Etcd3>[0] {
   return {
     hosts: etcd.endpoints,
-    dialTimeout: 3_000,
+    // etcd restarting or electing a leader: reconnect within seconds, not grpc's two minutes at most
+    grpcOptions: { "grpc.initial_reconnect_backoff_ms": 250, "grpc.max_reconnect_backoff_ms": 3_000 },
     ...(etcd.ca
       ? {
           credentials: {

@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import { redactUrl } from "../../config/redact.js";
+import { releaseOfPackage } from "../../fleet/rollout.js";
 import type { Config } from "../../config/schema.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Acquired, FleetPort, FleetStatus, RunResult } from "../../ports/fleet.js";
@@ -28,6 +30,10 @@ export class FleetLockFleet implements FleetPort {
   readonly backend = "fleetlock" as const;
   requests = 0;
   private readonly base: string;
+  /** The URL's user:password, sent as HTTP basic auth (fetch refuses URLs that carry them). */
+  private readonly authorization: string | null;
+  /** The base URL as it may be shown: credentials redacted. */
+  private readonly shown: string;
 
   constructor(
     private readonly fleet: FleetConfig,
@@ -35,7 +41,12 @@ export class FleetLockFleet implements FleetPort {
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.base = fleet.fleetlock!.url.replace(/\/+$/, "");
+    const url = new URL(fleet.fleetlock!.url);
+    this.authorization = url.username || url.password ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}` : null;
+    url.username = "";
+    url.password = "";
+    this.base = url.toString().replace(/\/+$/, "");
+    this.shown = redactUrl(fleet.fleetlock!.url).replace(/\/+$/, "");
   }
 
   private async post(path: "/v1/pre-reboot" | "/v1/steady-state"): Promise<void> {
@@ -44,12 +55,12 @@ export class FleetLockFleet implements FleetPort {
     try {
       res = await fetch(`${this.base}${path}`, {
         method: "POST",
-        headers: { "fleet-lock-protocol": "true", "content-type": "application/json" },
+        headers: { "fleet-lock-protocol": "true", "content-type": "application/json", ...(this.authorization ? { authorization: this.authorization } : {}) },
         body: JSON.stringify({ client_params: { id: this.host, group: this.fleet.group } }),
         signal: AbortSignal.timeout(10_000),
       });
     } catch (err) {
-      throw new FleetLockError(0, null, `FleetLock server ${this.base} unreachable (${err instanceof Error ? err.message : String(err)}); no upgrade without the fleet`);
+      throw new FleetLockError(0, null, `FleetLock server ${this.shown} unreachable (${err instanceof Error ? err.message : String(err)}); no upgrade without the fleet`);
     }
     if (res.status === 200) return;
     const text = await res.text().catch(() => "");
@@ -75,7 +86,7 @@ export class FleetLockFleet implements FleetPort {
         await this.post("/v1/pre-reboot");
         return {
           kind: "slot",
-          target: request.target,
+          release: releaseOfPackage(request.target) ?? request.target,
           slot: {
             assertHeld: () => Promise.resolve(),
             release: async (result) => {
@@ -107,15 +118,19 @@ export class FleetLockFleet implements FleetPort {
   }
 
   status(): Promise<FleetStatus> {
-    return Promise.reject(new Error(`fleet status: the FleetLock protocol has no status call; ask the server at ${this.base}`));
+    return Promise.reject(new Error(`fleet status: the FleetLock protocol has no status call; ask the server at ${this.shown}`));
   }
 
   clear(): Promise<void> {
-    return Promise.reject(new Error(`fleet clear: with backend fleetlock, free the slot on the server at ${this.base}`));
+    return Promise.reject(new Error(`fleet clear: with backend fleetlock, free the slot on the server at ${this.shown}`));
+  }
+
+  forget(): Promise<void> {
+    return Promise.reject(new Error(`fleet forget: the FleetLock protocol keeps no host records; use the server at ${this.shown}`));
   }
 
   setPaused(): Promise<void> {
-    return Promise.reject(new Error(`fleet pause/resume: not part of the FleetLock protocol; use the server at ${this.base}`));
+    return Promise.reject(new Error(`fleet pause/resume: not part of the FleetLock protocol; use the server at ${this.shown}`));
   }
 
   close(): Promise<void> {
