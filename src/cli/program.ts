@@ -151,11 +151,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   fleet
     .command("clear")
     .argument("<host>", "the host whose halt (and any slot it still holds) to clear")
-    .description("clear a host's halt once it is fixed: the group grants slots again")
+    .description("clear a host's halt once it is fixed: the group grants slots again (refused while the host holds a slot with its lease alive)")
+    .option("--force", "free the slot of a host whose lease is still alive (only when you know its run is gone)")
     .addOption(configOpt())
-    .action(async (host: string, opts: Common) => {
+    .action(async (host: string, opts: Common & { force?: boolean }) => {
       const { world } = await setup(opts);
-      await requireFleet(world.fleet).clear(host);
+      await requireFleet(world.fleet).clear(host, opts.force === true);
       await world.notifier.notify("fleet-clear", { id: `fleet-clear-${host}`, hostState: `the halt of ${host} was cleared in fleet group ${world.config.fleet?.group ?? "?"}` });
       process.stdout.write(`fleet: cleared ${host}\n`);
     });

@@ -195,6 +195,10 @@ export const configSchema = z.strictObject({
       if (f.etcd?.username !== undefined && f.etcd.endpoints.some((e) => e.startsWith("http://"))) {
         ctx.addIssue({ code: "custom", path: ["etcd", "endpoints"], message: "a password would cross the network in clear over http://: use https:// endpoints (and fleet.etcd.ca) with username/password" });
       }
+      // credentials in a URL go as Basic auth: never in clear past this host
+      const clear = (u: string | undefined) => u !== undefined && /^http:\/\/[^/?#]*@/i.test(u) && !/^http:\/\/[^/?#]*@(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i.test(u);
+      if (clear(f.fleetlock?.url)) ctx.addIssue({ code: "custom", path: ["fleetlock", "url"], message: "credentials in an http:// URL would cross the network in clear: use https://" });
+      if (clear(f.alerts?.prometheus)) ctx.addIssue({ code: "custom", path: ["alerts", "prometheus"], message: "credentials in an http:// URL would cross the network in clear: use https://" });
       if (f.etcd && new Set(f.etcd.endpoints.map((e) => e.slice(0, e.indexOf(":")))).size > 1) ctx.addIssue({ code: "custom", path: ["etcd", "endpoints"], message: "all http:// or all https://, not a mix" });
       for (const k of ["ignore", "only"] as const) {
         const re = f.alerts?.[k];

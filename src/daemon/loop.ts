@@ -107,8 +107,9 @@ export async function daemonLoop(loop: DaemonLoop): Promise<void> {
       for (const r of reports) logger.info({ id: r.id, outcome: r.outcome, downtimeMs: r.daemonDowntimeMs }, "run finished");
       await loop.afterLook?.();
       const last = reports.at(-1);
-      if (last?.outcome === "deferred" && last.error?.step === "fleet-alerts") {
-        // alerts come and go: this window is not spent, the run is tried again in a minute
+      if (last?.outcome === "deferred" && (last.error?.step === "fleet-alerts" || last.error?.step === "fleet-retarget")) {
+        // alerts come and go, and a run that planned another release than the group's rollout plans
+        // again: this window is not spent, the run is tried again in a minute
         lastRunAt = before;
         await loop.sleep(MAX_SLEEP);
       }

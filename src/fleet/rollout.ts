@@ -85,9 +85,17 @@ export function hostsOnSeries(state: GroupState, series: string): string[] {
     .map(([h]) => h);
 }
 
+/** Whether a policy stages its rollouts (canaries, several batches or a soak) rather than letting every host go at once. */
+const staged = (policy: RolloutPolicy): boolean => policy.canaries.length > 0 || policy.batches.length > 1 || policy.soakMs > 0;
+
+/**
+ * A rollout's plan over the hosts on its series, the host starting it, and the configured canaries the
+ * group has no record of yet (a fresh group: they still go first; `fleet forget` takes a misnamed one out).
+ */
 export function newRollout(state: GroupState, req: { host: string; series: string; release: string; now: string }, policy: RolloutPolicy): Rollout {
-  const hosts = [...new Set([...hostsOnSeries(state, req.series), req.host])];
-  return { series: req.series, release: req.release, setBy: req.host, at: req.now, batches: planBatches(hosts, policy), soakMs: policy.soakMs };
+  const unseenCanaries = policy.canaries.filter((c) => !(c in state.hosts));
+  const hosts = [...new Set([...hostsOnSeries(state, req.series), req.host, ...unseenCanaries])];
+  return { series: req.series, release: req.release, setBy: req.host, at: req.now, batches: planBatches(hosts, policy), soakMs: policy.soakMs, ...(staged(policy) ? { late: "after" as const } : {}) };
 }
 
 /** Whether a host reached the rollout's release (by its record). */
@@ -97,10 +105,14 @@ export function reached(state: GroupState, host: string, rollout: Rollout): bool
   return rel !== null && compareReleases(rel, rollout.release) >= 0;
 }
 
-/** A host's batch: where the plan put it, else the last (it joined after the rollout started). */
+/**
+ * A host's batch: where the plan put it; a host that joined after the rollout started goes after
+ * every planned batch (a staged rollout) or with the last one (all at once).
+ */
 export function batchOf(rollout: Rollout, host: string): number {
   const i = rollout.batches.findIndex((b) => b.includes(host));
-  return i >= 0 ? i : Math.max(0, rollout.batches.length - 1);
+  if (i >= 0) return i;
+  return rollout.late === "after" ? rollout.batches.length : Math.max(0, rollout.batches.length - 1);
 }
 
 export type BatchGate = { open: true } | { open: false; reason: string; until?: string };
@@ -112,11 +124,12 @@ export type BatchGate = { open: true } | { open: false; reason: string; until?: 
 export function batchGate(state: GroupState, rollout: Rollout, host: string, now: string): BatchGate {
   const mine = batchOf(rollout, host);
   const n = rollout.batches.length;
+  const place = mine < n ? `in batch ${mine + 1} of ${n}` : `after the ${n} planned batch(es) (it joined after the rollout started)`;
   let lastDone = "";
   for (let i = 0; i < mine; i++) {
     const behind = (rollout.batches[i] ?? []).filter((h) => !reached(state, h, rollout));
     if (behind.length) {
-      return { open: false, reason: `the rollout of ${rollout.release} (series ${rollout.series}) is at batch ${i + 1} of ${n}; ${host} is in batch ${mine + 1}, after ${behind.join(", ")} reach ${rollout.release}` };
+      return { open: false, reason: `the rollout of ${rollout.release} (series ${rollout.series}) is at batch ${i + 1} of ${n}; ${host} goes ${place}, after ${behind.join(", ")} reach ${rollout.release}` };
     }
     for (const h of rollout.batches[i] ?? []) {
       const at = state.hosts[h]?.at ?? "";
@@ -125,7 +138,7 @@ export function batchGate(state: GroupState, rollout: Rollout, host: string, now
   }
   if (mine > 0 && rollout.soakMs > 0 && lastDone) {
     const until = new Date(Date.parse(lastDone) + rollout.soakMs).toISOString();
-    if (until > now) return { open: false, reason: `batch ${mine} of the rollout of ${rollout.release} soaks until ${until}; ${host} is in batch ${mine + 1} of ${n}`, until };
+    if (until > now) return { open: false, reason: `batch ${mine} of the rollout of ${rollout.release} soaks until ${until}; ${host} goes ${place}`, until };
   }
   return { open: true };
 }

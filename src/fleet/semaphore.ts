@@ -20,7 +20,10 @@ export function parseGroup(text: string | null): GroupState {
   if (raw.target && legacy && legacySeries && !rollouts[legacySeries]) {
     rollouts[legacySeries] = { series: legacySeries, release: legacy, setBy: raw.target.setBy, at: raw.target.at, batches: [], soakMs: 0 };
   }
-  return { holders: raw.holders ?? [], halted: raw.halted ?? null, queuedHalts: raw.queuedHalts ?? [], paused: raw.paused ?? false, rollouts, hosts: raw.hosts ?? {} };
+  // a queued halt never goes dormant (a `fleet clear` by an older version nulls `halted` and keeps the queue)
+  const queued = raw.queuedHalts ?? [];
+  const halted = raw.halted ?? queued[0] ?? null;
+  return { holders: raw.holders ?? [], halted, queuedHalts: raw.halted ? queued : queued.slice(1), paused: raw.paused ?? false, rollouts, hosts: raw.hosts ?? {} };
 }
 
 /** Adds a halt: in force if none is, else queued behind it; a run's newer halt replaces its older one (lost, then failed). */
@@ -36,6 +39,17 @@ export function withHalt(state: GroupState, halt: Halt): Pick<GroupState, "halte
 export function withoutHalts(state: GroupState, gone: (h: Halt) => boolean): Pick<GroupState, "halted" | "queuedHalts"> {
   const all = [...(state.halted ? [state.halted] : []), ...(state.queuedHalts ?? [])].filter((h) => !gone(h));
   return { halted: all[0] ?? null, queuedHalts: all.slice(1) };
+}
+
+/** A holder other than `mine` whose lease is gone while no halt is in force: a host lost mid-upgrade. */
+export function lostHolder(state: GroupState, alive: ReadonlySet<string>, mine: string): Holder | null {
+  if (state.halted) return null;
+  return state.holders.find((h) => !alive.has(h.lease) && h.lease !== mine) ?? null;
+}
+
+/** The group halted on a lost holder (its slot is never freed: only its host's recovery or an operator settles it). */
+export function haltLost(state: GroupState, lost: Holder, now: string): GroupState {
+  return { ...state, halted: { host: lost.host, runId: lost.runId, reason: "lost mid-upgrade: its lease expired without a success record", at: now, kind: "lost" } };
 }
 
 export interface SlotRequest {
@@ -58,7 +72,9 @@ export type Decision =
   | { kind: "paused" }
   | { kind: "full"; holders: Holder[]; next: GroupState | null }
   /** Not this host's turn in the rollout (its batch, a soak, or a newer release waiting for the current rollout). */
-  | { kind: "wait"; reason: string; next: GroupState | null };
+  | { kind: "wait"; reason: string; next: GroupState | null }
+  /** The run planned an older release than its series' rollout: it ends without acting, and its next plan takes the rollout's. */
+  | { kind: "retarget"; reason: string; release: string };
 
 /**
  * What a host asking for a slot gets. `alive`: the leases that exist (their alive keys); a holder is
@@ -66,11 +82,8 @@ export type Decision =
  * not vouch for the record its crashed run left).
  */
 export function decide(state: GroupState, alive: ReadonlySet<string>, req: SlotRequest): Decision {
-  const lost = state.holders.find((h) => !alive.has(h.lease) && h.lease !== req.lease);
-  if (lost && !state.halted) {
-    const halt: Halt = { host: lost.host, runId: lost.runId, reason: "lost mid-upgrade: its lease expired without a success record", at: req.now, kind: "lost" };
-    return { kind: "halt-lost", lost, next: { ...state, halted: halt } };
-  }
+  const lost = lostHolder(state, alive, req.lease);
+  if (lost) return { kind: "halt-lost", lost, next: haltLost(state, lost, req.now) };
   if (state.halted) return { kind: "halted", halt: state.halted };
   if (state.paused) return { kind: "paused" };
   const series = seriesOfRelease(req.release);
@@ -83,6 +96,9 @@ export function decide(state: GroupState, alive: ReadonlySet<string>, req: SlotR
     started = { ...state, rollouts: { ...state.rollouts, [series]: rollout } };
   } else if (compareReleases(req.release, rollout.release) > 0) {
     return { kind: "wait", reason: `the rollout of ${rollout.release} (series ${series}) is not finished; ${req.release} starts after it`, next: null };
+  } else if (compareReleases(req.release, rollout.release) < 0) {
+    // never a release the group did not roll out (and its canaries never ran)
+    return { kind: "retarget", release: rollout.release, reason: `the group's rollout of series ${series} is to ${rollout.release}, this run planned ${req.release}: the next run plans ${rollout.release}` };
   }
   const base = started ?? state;
   const mine = base.holders.find((h) => h.lease === req.lease);
@@ -119,9 +135,10 @@ const hostRecord = (req: Omit<ReleaseRequest, "lease">, before: HostRecord | und
   return { ...before, version: req.version, ...(release ? { release } : {}), runId: req.runId, outcome: req.outcome, at: req.now, seen: req.now };
 };
 
-/** Gives the slot back; a failed run halts the group with the host, the run and the reason (queued behind a halt already in force). */
+/** Gives the slot back; a healthy run lifts a halt that took it for lost; a failed run halts the group with the host, the run and the reason (queued behind a halt already in force). */
 export function release(state: GroupState, req: ReleaseRequest): GroupState {
-  const halts = req.ok ? {} : withHalt(state, { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" });
+  // a healthy end lifts the halt another host set when it took this run for lost (its lease lapsed mid-run)
+  const halts = req.ok ? withoutHalts(state, (h) => h.runId === req.runId && h.kind === "lost") : withHalt(state, { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now, kind: "failed" });
   return {
     ...state,
     ...halts,
@@ -146,6 +163,14 @@ export function settleRun(state: GroupState, req: Omit<ReleaseRequest, "lease">)
     holders: state.holders.filter((h) => h.runId !== req.runId),
     hosts: { ...state.hosts, [req.host]: hostRecord(req, state.hosts[req.host]) },
   };
+}
+
+/** Why `fleet clear HOST` is refused without --force: the host holds a slot and its lease is alive (its run may be past its fence). */
+export function clearRefusal(state: GroupState, alive: ReadonlySet<string>, host: string): string | null {
+  const live = state.holders.find((h) => h.host === host && alive.has(h.lease));
+  return live
+    ? `${host} holds a slot and its lease is alive (run ${live.runId}, since ${live.since}): its run may be stopping dockerd right now, and freeing its slot would let one host more in. Let it finish, or when you are sure it is gone: fleet clear ${host} --force`
+    : null;
 }
 
 /** An operator's `fleet clear HOST`: its halts and any slot it still holds go (a halt of another host queued behind comes into force). */

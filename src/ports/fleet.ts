@@ -46,9 +46,15 @@ export interface Rollout {
   release: string;
   setBy: string;
   at: string;
-  /** Host names, batch by batch; a host the rollout did not know of when it started goes with the last batch. */
+  /** Host names, batch by batch. */
   batches: string[][];
   soakMs: number;
+  /**
+   * Where a host the rollout did not know of when it started goes: "after" (a staged rollout: after
+   * every planned batch reached the release and soaked, never past the canaries) or, absent, with the
+   * last batch (all at once).
+   */
+  late?: "after";
 }
 
 export interface GroupState {
@@ -81,7 +87,12 @@ export interface FleetSlot {
 }
 
 /** A slot (and the rollout's release it is for), or why not now (deferred) or not at all (halted). */
-export type Acquired = { kind: "slot"; slot: FleetSlot; release: string } | { kind: "deferred"; reason: string } | { kind: "halted"; reason: string };
+export type Acquired =
+  | { kind: "slot"; slot: FleetSlot; release: string }
+  | { kind: "deferred"; reason: string }
+  | { kind: "halted"; reason: string }
+  /** The run planned an older release than the group's rollout: it ends untouched and the next plan takes `release`. */
+  | { kind: "retarget"; reason: string; release: string };
 
 export interface FleetStatus {
   backend: "etcd" | "fleetlock";
@@ -114,7 +125,8 @@ export interface FleetPort {
    */
   settleRun(runId: string, result: RunResult): Promise<void>;
   status(): Promise<FleetStatus>;
-  clear(host: string): Promise<void>;
+  /** Refused (FleetRefusedError) while the host holds a slot whose lease is alive, unless forced. */
+  clear(host: string, force?: boolean): Promise<void>;
   /** Drops a retired host from the group's records and rollouts (refused while it holds a slot or halts the group). */
   forget(host: string): Promise<void>;
   setPaused(paused: boolean): Promise<void>;

@@ -142,6 +142,10 @@ async function takeSlot(run: Run, plan: UpgradePlan): Promise<Slot | RunReport> 
   try {
     const got = await steps.run("fleet-slot", () => fleet.acquire({ runId: report.id, target: plan.engine.to }, deadline, options.interrupt.abortSignal));
     fleetReport();
+    if (got.kind === "retarget") {
+      report.checks.push({ name: "fleet-slot", ok: false, message: got.reason, level: "warning" });
+      return run.end("deferred", EXIT.ok, UNTOUCHED, { message: got.reason, step: "fleet-retarget" });
+    }
     if (got.kind !== "slot") {
       report.checks.push({ name: "fleet-slot", ok: false, message: got.reason, level: got.kind === "halted" ? "error" : "warning" });
       return got.kind === "halted" ? run.end("refused", EXIT.refused, UNTOUCHED, { message: got.reason, step: "fleet-slot" }) : run.end("deferred", EXIT.ok, UNTOUCHED, { message: got.reason, step: "fleet-slot" });
@@ -164,9 +168,19 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
   let early = false;
   const abandon = async (error: RunReport["error"], outcome: Outcome, exitCode: number): Promise<RunReport> => {
     await world.state.pruneCache(null).catch(() => undefined);
-    if (early) await world.state.closeJournal(report.id).catch((err: unknown) => world.logger.warn({ err }, "could not close the journal"));
     // nothing was changed: the slot goes back without halting the group
-    await held.slot?.release({ ok: true, version: plan.engine.from, outcome, reason: error?.message ?? null }).catch((err: unknown) => world.logger.error({ err }, "could not give the fleet slot back"));
+    const given = held.slot
+      ? await held.slot.release({ ok: true, version: plan.engine.from, outcome, reason: error?.message ?? null }).then(
+          () => true,
+          (err: unknown) => {
+            world.logger.error({ err }, "could not give the fleet slot back");
+            report.checks.push({ name: "fleet-release", ok: false, message: `could not give the fleet slot back (${errorMessage(err)}); the journal stays open and this host's recovery settles it`, level: "warning" });
+            return false;
+          },
+        )
+      : true;
+    // the journal on record is what lets this host's recovery settle a slot not given back
+    if (early && given) await world.state.closeJournal(report.id).catch((err: unknown) => world.logger.warn({ err }, "could not close the journal"));
     if (world.fleet && report.fleet) report.fleet.requests = world.fleet.requests - held.requestsBefore;
     return run.end(outcome, exitCode, UNTOUCHED, error);
   };

@@ -77,6 +77,20 @@ describe("the etcd fleet adapter on a TLS etcd cluster with auth", () => {
     await slot.release({ ok: true, version: V2, outcome: "upgraded", reason: null });
   });
 
+  it("the fence halts on a holder lost while nobody asked for a slot: the other holder stops nothing", async () => {
+    group++;
+    const a = member("a", 2);
+    const b = member("b", 2);
+    await slotOf(a, "run-a");
+    const slot = await slotOf(b, "run-b");
+    // a dies mid-upgrade: its lease expires (2 s); b reaches its fence
+    (a as unknown as { current: { lease: { release(): void } } }).current.lease.release();
+    for (let i = 0; i < 30 && (await b.status()).holders.some((h) => h.host === "a" && h.leaseAlive); i++) await sleep(500);
+    await expect(slot.assertHeld()).rejects.toThrow(/a \(run run-a\) was lost mid-upgrade.*not stopping dockerd/);
+    expect((await b.status()).state?.halted).toMatchObject({ host: "a", runId: "run-a", kind: "lost" });
+    await slot.release({ ok: true, version: V1, outcome: "unchanged", reason: null });
+  });
+
   it("heals: a first grant that failed is not kept; a lease lost while etcd was away is replaced at the next slot", async () => {
     group++;
     const a = member("a");
@@ -124,7 +138,7 @@ describe("the etcd fleet adapter on a TLS etcd cluster with auth", () => {
     expect(await old.rolloutTarget(V1)).toBeNull();
     expect(await a.rolloutTarget(V1)).toBeNull();
     const waited = await a.acquire({ runId: "run-a", target: V2 }, Date.now() + 2_000);
-    expect(waited).toMatchObject({ kind: "deferred", reason: expect.stringMatching(/batch 1 of 2; a is in batch 2, after old reach 20\.10\.25/) });
+    expect(waited).toMatchObject({ kind: "deferred", reason: expect.stringMatching(/batch 1 of 2; a goes in batch 2 of 2, after old reach 20\.10\.25/) });
     await a.forget("old");
     const slot = await slotOf(a, "run-a2");
     await slot.release({ ok: true, version: V2, outcome: "upgraded", reason: null });

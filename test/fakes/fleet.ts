@@ -1,5 +1,5 @@
 import { ALL_AT_ONCE, releaseOfPackage } from "../../src/fleet/rollout.js";
-import { checkIn, clearHost, decide, forgetHost, release, rolloutTarget, settleRun, staleHosts } from "../../src/fleet/semaphore.js";
+import { checkIn, clearHost, clearRefusal, decide, forgetHost, haltLost, lostHolder, release, rolloutTarget, settleRun, staleHosts } from "../../src/fleet/semaphore.js";
 import { FleetRefusedError, type Acquired, type FleetPort, type FleetSlot, type FleetStatus, type RunResult } from "../../src/ports/fleet.js";
 import type { SimProcess } from "./process.js";
 
@@ -52,6 +52,10 @@ export class SimFleet implements FleetPort {
       });
       if (d.kind === "grant") return { kind: "slot", slot: this.slot(request.runId), release: d.rollout.release };
       if (d.kind === "halt-lost") continue;
+      if (d.kind === "retarget") {
+        this.dropLease();
+        return { kind: "retarget", reason: d.reason, release: d.release };
+      }
       if (d.kind === "halted") {
         this.dropLease();
         return { kind: "halted", reason: `fleet group is halted by ${d.halt.host} (run ${d.halt.runId}): ${d.halt.reason}` };
@@ -78,6 +82,11 @@ export class SimFleet implements FleetPort {
           const lease = this.lease;
           if (!lease || !this.h.fleet.leases.has(lease) || !this.h.fleet.state.holders.some((x) => x.lease === lease)) {
             throw new Error("this host no longer holds its fleet slot (lease expired or cleared): not acting as its holder");
+          }
+          const lost = lostHolder(this.h.fleet.state, this.alive(), lease);
+          if (lost) {
+            this.h.fleet.state = haltLost(this.h.fleet.state, lost, this.now());
+            throw new Error(`${lost.host} (run ${lost.runId}) was lost mid-upgrade: not stopping dockerd here`);
           }
           const halt = this.h.fleet.state.halted;
           if (halt && halt.runId !== runId) throw new Error(`fleet group was halted by ${halt.host} (run ${halt.runId}) since this slot was granted`);
@@ -115,8 +124,10 @@ export class SimFleet implements FleetPort {
       now: this.now(),
     }));
   }
-  clear(host: string): Promise<void> {
+  clear(host: string, force = false): Promise<void> {
     return this.p.call("write", "fleet", "clear", () => {
+      const why = force ? null : clearRefusal(this.h.fleet.state, this.alive(), host);
+      if (why) throw new FleetRefusedError(why);
       this.h.fleet.state = clearHost(this.h.fleet.state, host);
     });
   }

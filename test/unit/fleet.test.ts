@@ -8,8 +8,8 @@ import { redactUrl } from "../../src/config/redact.js";
 import { debScheme, rpmScheme } from "../../src/versions/scheme.js";
 import { runUpgrade } from "../../src/upgrade/run.js";
 import { InterruptGate } from "../../src/upgrade/interrupt.js";
-import type { Acquired, FleetPort } from "../../src/ports/fleet.js";
 import { fakeWorld } from "../fakes/world.js";
+import { fakeFleet } from "../fakes/fleet-port.js";
 
 const V24 = "5:24.0.8-1~debian.12~bookworm";
 const V25 = "5:24.0.9-1~debian.12~bookworm";
@@ -148,12 +148,12 @@ describe("fleet rollouts", () => {
     expect(planBatches(["e", "d", "c", "b", "a"], { batches: [1, "40%"], canaries: ["d", "zz"], soakMs: 0 })).toEqual([["d"], ["a", "b"], ["c", "e"]]);
   });
 
-  it("a batch starts when the batches before it reached the release and soaked; late hosts go last", () => {
+  it("a batch starts when the batches before it reached the release and soaked; late hosts go after them all", () => {
     const policy = { batches: [1, "100%"], canaries: ["c"], soakMs: 60 * 60_000 };
     const group = known({ a: V24, b: V24, c: V24 });
     // a asks first: the rollout starts (on record) but a is not in the canary batch
     const d = decide(group, leases("a"), req("a", { policy }));
-    expect(d).toMatchObject({ kind: "wait", reason: expect.stringMatching(/batch 1 of 2; a is in batch 2, after c reach 24\.0\.9/) });
+    expect(d).toMatchObject({ kind: "wait", reason: expect.stringMatching(/batch 1 of 2; a goes in batch 2 of 2, after c reach 24\.0\.9/) });
     if (d.kind !== "wait" || !d.next) throw new Error("no rollout on record");
     expect(d.next.rollouts["24.0"]?.batches).toEqual([["c"], ["a", "b"]]);
     const canary = done(grant(d.next, "c", { policy }), "c", V25, T(10));
@@ -161,9 +161,12 @@ describe("fleet rollouts", () => {
     expect(soaking).toMatchObject({ kind: "wait", reason: expect.stringMatching(/soaks until 2026-11-22T04:10:00.000Z/) });
     expect(rolloutProgress(canary, canary.rollouts["24.0"]!, T(30))).toMatchObject({ batch: 2, soakUntil: T(70), behind: ["a", "b"] });
     expect(decide(canary, leases("a"), req("a", { policy, now: T(71) })).kind).toBe("grant");
-    // a host the rollout did not know of goes with the last batch
-    expect(decide(canary, leases("new"), req("new", { policy, now: T(30) })).kind).toBe("wait");
-    expect(decide(canary, leases("new"), req("new", { policy, now: T(71) })).kind).toBe("grant");
+    // a host the rollout did not know of goes after every planned batch (never past the canary)
+    expect(decide(canary, leases("new"), req("new", { policy, now: T(71) }))).toMatchObject({ kind: "wait", reason: expect.stringMatching(/joined after the rollout started/) });
+    const both = grant(grant(canary, "a", { policy, now: T(71), slots: 2 }), "b", { policy, now: T(71), slots: 2 });
+    const all = done(done(both, "a", V25, T(80)), "b", V25, T(80));
+    expect(decide(all, leases("new"), req("new", { policy, now: T(139) })).kind).toBe("wait");
+    expect(decide(all, leases("new"), req("new", { policy, now: T(141) })).kind).toBe("grant");
   });
 
   it("fleet forget: a retired host stops holding rollouts back; refused while it holds a slot or halts the group", () => {
@@ -215,42 +218,6 @@ describe("fleet config", () => {
     expect(redactUrl("https://fl.example/x")).toBe("https://fl.example/x");
   });
 });
-
-/** A fleet that answers as told and records what the run did with its slot. */
-function fakeFleet(answer: "slot" | "deferred" | "halted", fence = true) {
-  const calls: string[] = [];
-  const fleet: FleetPort = {
-    backend: "etcd",
-    requests: 0,
-    rolloutTarget: () => Promise.resolve(null),
-    acquire: (r): Promise<Acquired> => {
-      calls.push(`acquire ${r.target}`);
-      if (answer === "deferred") return Promise.resolve({ kind: "deferred", reason: "all 1 slot(s) are held (b)" });
-      if (answer === "halted") return Promise.resolve({ kind: "halted", reason: "halted by b: lost" });
-      return Promise.resolve({
-        kind: "slot",
-        release: r.target,
-        slot: {
-          assertHeld: () => (fence ? Promise.resolve() : Promise.reject(new Error("this host no longer holds its fleet slot"))),
-          release: (x) => {
-            calls.push(`release ${x.ok ? "ok" : "halt"} ${x.outcome}`);
-            return Promise.resolve();
-          },
-        },
-      });
-    },
-    forget: () => Promise.resolve(),
-    settleRun: (runId, x) => {
-      calls.push(`settle ${runId} ${x.ok ? "ok" : "halt"} ${x.outcome}`);
-      return Promise.resolve();
-    },
-    status: () => Promise.reject(new Error("n/a")),
-    clear: () => Promise.resolve(),
-    setPaused: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-  };
-  return { fleet, calls };
-}
 
 describe("a run in a fleet", () => {
   const gate = () => new InterruptGate();

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { redactUrl } from "../../config/redact.js";
 import type { Config } from "../../config/schema.js";
 import { releaseOfPackage, type RolloutPolicy } from "../../fleet/rollout.js";
-import { checkIn, clearHost, decide, forgetHost, parseGroup, release, rolloutTarget, settleRun, staleHosts, type GroupState } from "../../fleet/semaphore.js";
+import { checkIn, clearHost, clearRefusal, decide, forgetHost, haltLost, lostHolder, parseGroup, release, rolloutTarget, settleRun, staleHosts, type GroupState } from "../../fleet/semaphore.js";
 import type { Clock } from "../../ports/clock.js";
 import { FleetRefusedError, type Acquired, type FleetPort, type FleetSlot, type FleetStatus, type RunResult } from "../../ports/fleet.js";
 
@@ -158,6 +158,9 @@ export class EtcdFleet implements FleetPort {
         if ((d.kind === "wait" || d.kind === "full") && d.next && !(await this.swap(revision, d.next))) return { kind: "retry" as const };
         return d;
       }).catch(async (err: unknown) => {
+        // a grant may have committed with its answer lost: its record goes before the lease does, or
+        // the group would halt on a host that never acted
+        await this.update("could not withdraw the request", (s) => (s.holders.some((h) => h.runId === request.runId) ? { ...s, holders: s.holders.filter((h) => h.runId !== request.runId) } : null), false).catch(() => undefined);
         await this.dropLease();
         // at the first contact: fail closed; lost while waiting: defer cleanly (nothing was granted)
         if (!contacted) throw err;
@@ -174,6 +177,9 @@ export class EtcdFleet implements FleetPort {
           continue;
         case "grant":
           return { kind: "slot", slot: this.slot(request.runId, decision.held), release: decision.rollout.release };
+        case "retarget":
+          await this.dropLease();
+          return { kind: "retarget", reason: decision.reason, release: decision.release };
         case "halted":
           await this.dropLease();
           return { kind: "halted", reason: `fleet group ${this.fleet.group} is halted by ${decision.halt.host} (run ${decision.halt.runId}): ${decision.halt.reason}; after a fix: docker-live-upgrade fleet clear ${decision.halt.host}` };
@@ -200,9 +206,16 @@ export class EtcdFleet implements FleetPort {
       assertHeld: async () => {
         if (held.lost) throw new Error(`the fleet slot is lost (${held.lost}): not acting as its holder`);
         if (this.current !== held || held.lease.revoked()) throw new Error("the fleet slot's lease was given up: not acting as its holder");
-        const { state, alive } = await this.guard("could not confirm the slot", () => this.read());
+        const { state, alive, revision } = await this.guard("could not confirm the slot", () => this.read());
         if (!alive.has(held.id) || !state.holders.some((h) => h.lease === held.id)) {
           throw new Error("this host no longer holds its fleet slot (lease expired or cleared): not acting as its holder");
+        }
+        // another holder lost mid-upgrade (nobody asked for a slot since, so nobody halted on it): halt here
+        const lost = lostHolder(state, alive, held.id);
+        if (lost) {
+          await this.guard("could not halt the group", () => this.swap(revision, haltLost(state, lost, this.now()))).catch(() => undefined);
+          this.logger.error({ host: lost.host, runId: lost.runId }, "fleet: a host was lost mid-upgrade; group halted");
+          throw new Error(`fleet group ${this.fleet.group}: ${lost.host} (run ${lost.runId}) was lost mid-upgrade, its lease expired: not stopping dockerd here`);
         }
         // another host failed or was lost since this slot was granted: nothing more is stopped in the group
         if (state.halted && state.halted.runId !== runId) throw new Error(`fleet group ${this.fleet.group} was halted by ${state.halted.host} (run ${state.halted.runId}) since this slot was granted: ${state.halted.reason}`);
@@ -255,8 +268,16 @@ export class EtcdFleet implements FleetPort {
     };
   }
 
-  async clear(host: string): Promise<void> {
-    await this.update("could not clear the halt", (s) => clearHost(s, host));
+  async clear(host: string, force = false): Promise<void> {
+    const refused = await this.guard("could not clear the halt", async () => {
+      for (;;) {
+        const { state, revision, alive } = await this.read();
+        const why = force ? null : clearRefusal(state, alive, host);
+        if (why) return why;
+        if (await this.swap(revision, clearHost(state, host))) return null;
+      }
+    });
+    if (refused) throw new FleetRefusedError(`fleet clear: ${refused}`);
   }
 
   async forget(host: string): Promise<void> {
