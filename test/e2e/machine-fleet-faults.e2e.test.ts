@@ -11,7 +11,7 @@ import { CE, Machine } from "./machine.js";
 // (the leader among them) killed and stopped, hosts losing power. Then the faults stop, an operator
 // clears what halted, and a checker reads the whole history: etcd's versions of the group, each
 // host's reports, dockerd stops and engine installs.
-const SEEDS = (process.env.DLU_FLEET_SEEDS ?? "7,8").split(",").map(Number);
+const SEEDS = (process.env.DLU_FLEET_SEEDS ?? "5,6").split(",").map(Number);
 const NEXT = ["docker-ce=20.10.25:preinst-sleeps", "docker-ce-cli=20.10.25"];
 const PKI = "/etc/docker-live-upgrade/pki";
 const FAULT_SPAN_MS = 80_000;
