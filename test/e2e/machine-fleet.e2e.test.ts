@@ -30,7 +30,7 @@ describe("a fleet of three systemd hosts on etcd", () => {
   });
 
   /** Three hosts in a new group, each with the given releases and a config naming etcd (plus `extra` YAML). */
-  const fleet = async (slots: number, releases: string[][] = [NEXT, NEXT, NEXT], extra = "") => {
+  const fleet = async (slots: number, releases: string[][] = [NEXT, NEXT, NEXT], extra = "", leaseTtl = "4s") => {
     group++;
     machines = ["fa", "fb", "fc"].map((n) => new Machine(n));
     await Promise.all(
@@ -41,7 +41,7 @@ describe("a fleet of three systemd hosts on etcd", () => {
         await m.repo(...releases[i]!);
         await m.writeFile(
           "/etc/docker-live-upgrade/config.yaml",
-          `fleet:\n  backend: etcd\n  group: g${group}\n  slots: ${slots}\n  host: ${m.name}\n  wait: 3m\n  etcd:\n    endpoints: ["${etcd.endpoint}"]\n    leaseTtl: 4s\n${extra}`,
+          `fleet:\n  backend: etcd\n  group: g${group}\n  slots: ${slots}\n  host: ${m.name}\n  wait: 3m\n  etcd:\n    endpoints: ["${etcd.endpoint}"]\n    leaseTtl: ${leaseTtl}\n${extra}`,
         );
       }),
     );
@@ -99,7 +99,10 @@ describe("a fleet of three systemd hosts on etcd", () => {
   });
 
   it("etcd stopped mid-rollout, then restarted: the waiting host defers cleanly, the holder finishes, no slot is granted twice", async () => {
-    const hosts = await fleet(1, [["docker-ce=20.10.25:preinst-sleeps", "docker-ce-cli=20.10.25"], NEXT, NEXT]);
+    // etcd stays away until the waiter gave up (its retries take about 8 s): a holder whose lease went
+    // unrenewed for twice its TTL counts it lost (the etcd client's rule) and undoes its run, so the TTL
+    // here outlasts the outage
+    const hosts = await fleet(1, [["docker-ce=20.10.25:preinst-sleeps", "docker-ce-cli=20.10.25"], NEXT, NEXT], "", "10s");
     const holder = hosts[0]!.cli("upgrade");
     await until("fa to hold the slot and install", async () => (await hosts[0]!.exec(["pgrep", "-f", "^sleep 15"])).exitCode === 0, 120_000);
     const waiter = hosts[1]!.cli("upgrade");

@@ -149,10 +149,13 @@ export class EtcdFleet implements FleetPort {
     let lastWait = "";
     let contacted = false;
     for (;;) {
+      // a grant's swap was sent: it may have committed though its answer never came
+      let granting = false;
       const decision = await this.guard("could not be reached for a slot", async () => {
         const held = await this.ensureLease();
         const { state, revision, alive } = await this.read();
         const d = decide(state, alive, { host: this.host, runId: request.runId, lease: held.id, slots: this.fleet.slots, release: target, now: this.now(), policy: this.policy() });
+        if (d.kind === "grant") granting = true;
         if (d.kind === "grant" || d.kind === "halt-lost") return (await this.swap(revision, d.next)) ? { ...d, held } : { kind: "retry" as const };
         // a rollout this request started is on record even when this host waits its batch
         if ((d.kind === "wait" || d.kind === "full") && d.next && !(await this.swap(revision, d.next))) return { kind: "retry" as const };
@@ -160,7 +163,7 @@ export class EtcdFleet implements FleetPort {
       }).catch(async (err: unknown) => {
         // a grant may have committed with its answer lost: its record goes before the lease does, or
         // the group would halt on a host that never acted
-        await this.update("could not withdraw the request", (s) => (s.holders.some((h) => h.runId === request.runId) ? { ...s, holders: s.holders.filter((h) => h.runId !== request.runId) } : null), false).catch(() => undefined);
+        if (granting) await this.update("could not withdraw the request", (s) => (s.holders.some((h) => h.runId === request.runId) ? { ...s, holders: s.holders.filter((h) => h.runId !== request.runId) } : null), false).catch(() => undefined);
         await this.dropLease();
         // at the first contact: fail closed; lost while waiting: defer cleanly (nothing was granted)
         if (!contacted) throw err;
