@@ -25,16 +25,23 @@ export async function runDryRun() {
     await execa("node", [CLI, "--version"]);
     nodeStart.push(performance.now() - t);
   }
+  // the resident daemon (its worker ends when no window is near) against Node doing nothing, same run
+  const rssOf = async (pid) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+  const bare = execa("node", ["-e", "setInterval(() => {}, 1000)"], { reject: false });
   const daemon = execa("node", [CLI, "daemon", "--config", config], { reject: false });
   await sleep(5_000);
-  const status = await readFile(`/proc/${daemon.pid}/status`, "utf8");
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+  const at5 = await rssOf(daemon.pid);
+  await sleep(15_000);
+  const at20 = await rssOf(daemon.pid);
+  const nodeAlone = await rssOf(bare.pid);
+  const workers = (await execa("ps", ["-o", "pid=", "--ppid", String(daemon.pid)], { reject: false })).stdout.trim().split("\n").filter(Boolean).length;
   daemon.kill("SIGTERM");
-  await daemon;
+  bare.kill("SIGTERM");
+  await Promise.all([daemon, bare]);
   const rows = [
     ["`upgrade --dry-run`, 50 containers", ms(median(ours)), `${(median(ours) / median(base)).toFixed(2)}x`],
     ["baseline: `docker ps -a` + `apt-cache policy`", ms(median(base)), "1.00x"],
     ["node start-up alone (`--version`)", ms(median(nodeStart)), `${(median(nodeStart) / median(base)).toFixed(2)}x`],
   ];
-  return `Dry run, median of ${ROUNDS}\n\n${table(["what", "median", "vs baseline"], rows)}\n\nDaemon idle RSS (no window open, 5 s after start): ${(rss / 1024).toFixed(1)} MiB`;
+  return `Dry run, median of ${ROUNDS}\n\n${table(["what", "median", "vs baseline"], rows)}\n\nDaemon idle RSS (no window open): ${at5.toFixed(1)} MiB 5 s after start, ${at20.toFixed(1)} MiB at 20 s (${(at20 / nodeAlone).toFixed(2)}x Node alone, ${nodeAlone.toFixed(1)} MiB); workers left: ${workers}`;
 }

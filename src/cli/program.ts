@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import type { Logger } from "pino";
-import { ConfigError, loadConfig } from "../config/load.js";
+import { ConfigError, configOf, loadConfig } from "../config/load.js";
+import type { ConfigSource } from "../config/source.js";
 import type { Config } from "../config/schema.js";
 import { createLogger } from "../logging/logger.js";
 import { EXIT } from "../report/exit-codes.js";
@@ -10,6 +11,7 @@ import { UnsupportedHostError } from "./detect.js";
 import { LockedError } from "../upgrade/lock.js";
 import { FleetNotConfiguredError, formatFleet, requireFleet } from "./commands/fleet.js";
 import { FleetRefusedError } from "../ports/fleet.js";
+import { WORKER_ENV } from "../daemon/protocol.js";
 
 interface Common {
   config?: string;
@@ -20,8 +22,8 @@ interface Common {
 // formatter and no upgrade machinery, a dry run no metrics server.
 const output = () => import("./output.js");
 
-async function setup(opts: Common): Promise<{ config: Config; world: World; logger: Logger }> {
-  const { config } = await loadConfig({ flag: opts.config });
+async function setup(opts: Common, source?: ConfigSource): Promise<{ config: Config; world: World; logger: Logger }> {
+  const { config } = source ? configOf(source) : await loadConfig({ flag: opts.config });
   const logger = createLogger(config.log.level);
   const world = await createWorld(config, logger);
   opened.add(world);
@@ -103,8 +105,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("stay running and upgrade inside the configured maintenance windows (schedule.windows)")
     .addOption(configOpt())
     .action(async (opts: Common) => {
-      const { daemonCommand } = await import("./commands/daemon.js");
-      setExit(await daemonCommand(opts.config, setup, closeWorld));
+      const { daemonCommand, workerLink } = await import("./commands/daemon.js");
+      // the resident daemon (src/daemon/supervisor.ts) runs this as its worker, the config handed over
+      const link = process.env[WORKER_ENV] && process.send ? await workerLink() : null;
+      setExit(await daemonCommand((source) => setup(opts, source ?? undefined), closeWorld, link));
     });
 
   program

@@ -1,18 +1,8 @@
-import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import { configSchema, type Config } from "./schema.js";
+import { ConfigError, readConfigSource, type ConfigSource } from "./source.js";
 
-export const DEFAULT_CONFIG_PATH = "/etc/docker-live-upgrade/config.yaml";
-
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: string[],
-  ) {
-    super(`invalid config ${file}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError, DEFAULT_CONFIG_PATH } from "./source.js";
 
 /** Validates a parsed document; every problem is reported at once as "path: message". */
 export function parseConfig(raw: unknown, file = "<config>"): Config {
@@ -33,24 +23,12 @@ export function parseConfigText(text: string, file = "<config>"): Config {
   return parseConfig(doc.toJS(), file);
 }
 
-export interface ConfigSource {
-  /** --config */
-  flag?: string | undefined;
-  env?: NodeJS.ProcessEnv;
+/** --config, else DOCKER_LIVE_UPGRADE_CONFIG, else the default path (which may be absent: defaults apply). */
+export async function loadConfig(source: { flag?: string | undefined; env?: NodeJS.ProcessEnv } = {}): Promise<{ config: Config; file: string | null }> {
+  return configOf(await readConfigSource(source.flag, source.env));
 }
 
-/** --config, else DOCKER_LIVE_UPGRADE_CONFIG, else the default path (which may be absent: defaults apply). */
-export async function loadConfig(source: ConfigSource = {}): Promise<{ config: Config; file: string | null }> {
-  const env = source.env ?? process.env;
-  const explicit = source.flag ?? env.DOCKER_LIVE_UPGRADE_CONFIG;
-  const file = explicit ?? DEFAULT_CONFIG_PATH;
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (!explicit && code === "ENOENT") return { config: parseConfig({}), file: null };
-    throw new ConfigError(file, [`cannot read: ${code ?? String(err)}`]);
-  }
-  return { config: parseConfigText(text, file), file };
+/** The config of a source already read (the daemon's worker gets its text from the daemon). */
+export function configOf(source: ConfigSource): { config: Config; file: string | null } {
+  return source.text === null ? { config: parseConfig({}), file: null } : { config: parseConfigText(source.text, source.file), file: source.file };
 }

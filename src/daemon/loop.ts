@@ -50,6 +50,20 @@ export interface DaemonLoop {
   idle?: () => Promise<void>;
   /** Return after this many passes (tests and the fault simulator); unbounded when absent. */
   passes?: number;
+  /**
+   * Return instead of waiting when nothing is due for longer than this (no journal open): the
+   * daemon's worker then exits and the resident scheduler wakes it at `Idle.wakeAt`. Asked at every
+   * pass (a reload may turn metrics on); undefined: never.
+   */
+  idleAfter?: () => number | undefined;
+  /** When the last upgrade ran, as an earlier worker knew it; absent: read from the reports. */
+  lastRunAt?: number | null;
+}
+
+/** Why the loop returned with nothing to do: when it is next due (null: no window ahead), and what the next worker needs to know. */
+export interface Idle {
+  wakeAt: number | null;
+  lastRunAt: number | null;
 }
 
 /**
@@ -57,16 +71,17 @@ export interface DaemonLoop {
  * once (this daemon killed mid-run: its policy-rc.d holds every package's service actions, dockerd may
  * be down); then an upgrade when a window is open and leaves room for it.
  */
-export async function daemonLoop(loop: DaemonLoop): Promise<void> {
-  const previous = (await loop.world().state.reports(20)).find((r) => !r.dryRun && r.command === "upgrade");
-  let lastRunAt: number | null = previous ? Date.parse(previous.startedAt) : null;
+export async function daemonLoop(loop: DaemonLoop): Promise<Idle | null> {
+  const previous = loop.lastRunAt === undefined ? (await loop.world().state.reports(20)).find((r) => !r.dryRun && r.command === "upgrade") : undefined;
+  let lastRunAt: number | null = loop.lastRunAt !== undefined ? loop.lastRunAt : previous ? Date.parse(previous.startedAt) : null;
   let recoverAfter = 0;
   let pass = 0;
   while (!loop.stopping() && pass++ < (loop.passes ?? Infinity)) {
     await loop.idle?.();
     const world = loop.world();
     const logger = loop.logger();
-    if (world.clock.now() >= recoverAfter && (await world.state.readJournal().then((j) => j !== null, () => true))) {
+    const journalOpen = await world.state.readJournal().then((j) => j !== null, () => true);
+    if (world.clock.now() >= recoverAfter && journalOpen) {
       logger.warn("an unfinished run is in the journal: recovering now");
       const reports = await runSession(world, { command: "recover" }, loop.signals).catch((err: unknown) => {
         // a run started by hand holds the lock: it is its own to finish
@@ -115,8 +130,14 @@ export async function daemonLoop(loop: DaemonLoop): Promise<void> {
       }
       continue;
     }
+    const idleAfter = loop.idleAfter?.();
+    if (idleAfter !== undefined && !journalOpen && (decision.retryAt === null || decision.retryAt - now > idleAfter)) {
+      logger.debug({ reason: decision.reason, wakeAt: decision.retryAt }, "idle");
+      return { wakeAt: decision.retryAt, lastRunAt };
+    }
     const wait = Math.max(1_000, Math.min(MAX_SLEEP, (decision.retryAt ?? now + MAX_SLEEP) - now));
     logger.debug({ reason: decision.reason, waitMs: wait }, "waiting");
     await loop.sleep(wait);
   }
+  return null;
 }
