@@ -35,9 +35,9 @@ IFS=. read -r major minor patch <<<"$core"
 next="$major.$minor.$((patch + 1))$suffix-1"
 jump="$major.$((minor + 1)).0$suffix-1"
 echo "demo: installed docker.io $cur; publishing $next (patch) and $jump (minor jump) in a local apt repository"
-# An earlier demo may have left a repacked release installed: keep it fetchable, or no rollback is possible.
-keep=(); apt-get download --print-uris -q "docker.io=$cur" >/dev/null 2>&1 || keep=("$cur")
-bash scripts/sandbox.sh repo "${keep[@]}" "$next" "$jump"
+# The installed release stays fetchable from the demo's repository (an earlier demo may have left its
+# repack installed, which only that repository had), or no rollback would be possible.
+bash scripts/sandbox.sh repo "$cur" "$next" "$jump"
 
 cfg=$(mktemp --suffix=.yaml)
 bash scripts/sandbox.sh config "$cfg"

@@ -190,7 +190,7 @@ cmd_repo() {
   done
   flat_repo "$REPO"
   echo "deb [trusted=yes] file:$REPO ./" >"$LIST"
-  apt-get update -q -o Dir::Etc::sourcelist="sources.list.d/$LIST_NAME" -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >&2
+  apt-get update -qq -o Dir::Etc::sourcelist="sources.list.d/$LIST_NAME" -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >&2
   log "repo: $(cd "$REPO" && find . -maxdepth 1 -name '*.deb' | sort | tr '\n' ' ')"
 }
 
