@@ -4,6 +4,7 @@ import { constants } from "node:os";
 import { createLogger } from "../logging/logger.js";
 import { ConfigError, readConfigSource, type ConfigSource } from "../config/source.js";
 import { sdNotify } from "./sd-notify.js";
+import { wakeableSleep } from "./wakeable.js";
 import { HEARTBEAT_MS, WAKE_LEAD_MS, WORKER_ENV, type FromWorker, type ToWorker } from "./protocol.js";
 
 /** The longest the resident daemon sleeps between two looks at the clock and the journal's file. */
@@ -52,7 +53,7 @@ export async function superviseDaemon(script: string, configFlag: string | undef
   let current: Worker | null = null;
   let seq = 0;
   let stopping = false;
-  let wake: (() => void) | null = null;
+  const { sleep: nap, wake } = wakeableSleep();
 
   const start = (config: ConfigSource): Worker => {
     const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_ENV]: "1" };
@@ -102,7 +103,7 @@ export async function superviseDaemon(script: string, configFlag: string | undef
     logger.info({ signal }, "stopping");
     sdNotify("STOPPING=1");
     current?.child.kill(signal);
-    wake?.();
+    wake();
   };
   const onHup = () => {
     if (stopping) return;
@@ -116,7 +117,7 @@ export async function superviseDaemon(script: string, configFlag: string | undef
           send(w.child, { type: "reload", seq: n, source: next });
         } else {
           candidate = next;
-          wake?.();
+          wake();
         }
       },
       (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, "config reload refused; keeping the running config"),
@@ -134,14 +135,6 @@ export async function superviseDaemon(script: string, configFlag: string | undef
       }, watchdog / 2)
     : null;
 
-  const nap = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   const exists = (file: string) => access(file).then(() => true, () => false);
 
   try {

@@ -99,13 +99,13 @@ export class EtcdFleet implements FleetPort {
   }
 
   /** Read, change, compare-and-swap; again while someone else changed it in between. */
-  private async update(what: string, change: (state: GroupState) => GroupState | null, retry = true): Promise<GroupState> {
+  private async update(what: string, change: (state: GroupState, alive: ReadonlySet<string>) => GroupState | null, retry = true): Promise<GroupState> {
     return this.guard(
       what,
       async () => {
         for (;;) {
-          const { state, revision } = await this.read();
-          const next = change(state);
+          const { state, revision, alive } = await this.read();
+          const next = change(state, alive);
           if (next === null || (await this.swap(revision, next))) return next ?? state;
         }
       },
@@ -272,15 +272,12 @@ export class EtcdFleet implements FleetPort {
   }
 
   async clear(host: string, force = false): Promise<void> {
-    const refused = await this.guard("could not clear the halt", async () => {
-      for (;;) {
-        const { state, revision, alive } = await this.read();
-        const why = force ? null : clearRefusal(state, alive, host);
-        if (why) return why;
-        if (await this.swap(revision, clearHost(state, host))) return null;
-      }
+    let refused: string | null = null;
+    await this.update("could not clear the halt", (s, alive) => {
+      refused = force ? null : clearRefusal(s, alive, host);
+      return refused === null ? clearHost(s, host) : null;
     });
-    if (refused) throw new FleetRefusedError(`fleet clear: ${refused}`);
+    if (refused) throw new FleetRefusedError(`fleet clear: ${refused as string}`);
   }
 
   async forget(host: string): Promise<void> {

@@ -6,6 +6,7 @@ import type { World } from "../../upgrade/world.js";
 import { sdNotify } from "../../daemon/sd-notify.js";
 import type { Metrics } from "../../daemon/metrics.js";
 import { daemonLoop, type Idle } from "../../daemon/loop.js";
+import { wakeableSleep } from "../../daemon/wakeable.js";
 import { IDLE_AFTER_MS, type FromWorker, type ToWorker } from "../../daemon/protocol.js";
 import { processSignals } from "../signals.js";
 
@@ -78,21 +79,13 @@ export async function daemonCommand(setup: Setup, closeWorld: CloseWorld, link: 
   let { world, logger } = await setup(source);
   let metrics: Metrics | null = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger) : null;
   let stopping = false;
-  let wake: (() => void) | null = null;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+  const { sleep, wake } = wakeableSleep();
   const onTerm = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "stopping");
     if (!link) sdNotify("STOPPING=1");
-    wake?.();
+    wake();
   };
   // a replaced world is closed between passes, never under a run (its fleet lease is that run's slot)
   const retired: World[] = [];
@@ -110,7 +103,7 @@ export async function daemonCommand(setup: Setup, closeWorld: CloseWorld, link: 
         logger = n.logger;
         metrics = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger) : null;
         logger.info("config reloaded");
-        wake?.();
+        wake();
         return true;
       },
       (err: unknown) => {
