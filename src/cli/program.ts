@@ -94,7 +94,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const { world } = await setup(opts);
       const { sessionCommand } = await import("./commands/upgrade.js");
       const { printReport } = await output();
-      // a fleet halt is lifted only by the recovery of the very run that was lost (see README: Fleets)
+      // a fleet halt is lifted only by the recovery of the very run that was lost (see docs/fleets.md)
       const report = (await sessionCommand(world, { command: "recover" })).at(-1)!;
       printReport(opts.json === true, report);
       setExit(report.exitCode);
