@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { noop, timeout, TimeoutStrategy } from "cockatiel";
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, EtcdRoleNotGrantedError, EtcdUserNotFoundError, type Lease } from "etcd3";
 import pRetry from "p-retry";
 import type { Logger } from "pino";
@@ -69,12 +70,12 @@ export class EtcdFleet implements FleetPort {
 
   /**
    * One call to etcd, tried again for a few seconds while etcd is away (a member restarting, a leader
-   * being elected, the client's circuit breaker open for 5 s after failures); a refusal (auth,
-   * permission) is not retried. Then FleetUnavailableError naming the endpoints.
+   * being elected); a refusal (auth, permission) is not retried. Each attempt is bounded in time.
+   * Then FleetUnavailableError naming the endpoints.
    */
   private async guard<T>(what: string, fn: () => Promise<T>, retry = true): Promise<T> {
     try {
-      return await pRetry(fn, { retries: retry ? 4 : 0, minTimeout: 500, factor: 2, maxTimeout: 4_000, shouldRetry: ({ error }) => !refusal(error) });
+      return await pRetry(() => attempt.execute(fn), { retries: retry ? 4 : 0, minTimeout: 500, factor: 2, maxTimeout: 4_000, shouldRetry: ({ error }) => !refusal(error) });
     } catch (err) {
       if (err instanceof FleetUnavailableError) throw err;
       throw new FleetUnavailableError(`etcd at ${this.endpoint()} ${what}: ${err instanceof Error ? err.message : String(err)}; no upgrade without the fleet (fleet.etcd.endpoints)`);
@@ -245,7 +246,7 @@ export class EtcdFleet implements FleetPort {
     this.current = null;
     if (!held) return;
     this.requests++;
-    await held.lease.revoke().catch(() => undefined);
+    await attempt.execute(() => held.lease.revoke()).catch(() => undefined);
   }
 
   async settleRun(runId: string, result: RunResult): Promise<void> {
@@ -300,6 +301,12 @@ export class EtcdFleet implements FleetPort {
   }
 }
 
+/**
+ * Every attempt at etcd answers within this time or fails: a run never hangs on the client, whatever
+ * it does inside (each call has a 5 s deadline, the client tries three times, a read is two calls).
+ */
+const attempt = timeout(30_000, TimeoutStrategy.Aggressive);
+
 /** etcd refused the call (credentials, permissions): trying again will not help. */
 function refusal(err: unknown): boolean {
   return err instanceof EtcdAuthenticationFailedError || err instanceof EtcdPermissionDeniedError || err instanceof EtcdUserNotFoundError || err instanceof EtcdRoleNotGrantedError || err instanceof FleetUnavailableError;
@@ -320,6 +327,11 @@ function etcdOptions(etcd: EtcdConfig): ConstructorParameters<typeof Etcd3>[0] {
         }
       : {}),
     ...(etcd.username ? { auth: { username: etcd.username, password: etcd.password ?? "" } } : {}),
+    // no circuit breaker per member: etcd3's re-authentication after an etcd restart calls through the
+    // member's half-open breaker from inside that breaker's own trial call and waits for itself forever
+    // (microsoft/etcd3#177); a member that is down fails its call, the client's retry takes another
+    // member, and guard() tries again
+    faultHandling: { host: () => noop },
     // a run must not hang on an unreachable etcd: every unary call has a deadline
     defaultCallOptions: (context: { isStream: boolean }) => (context.isStream ? {} : { deadline: Date.now() + 5_000 }),
   };
