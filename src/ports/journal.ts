@@ -34,8 +34,12 @@ export interface Journal {
   direction: Direction;
   /** Why the run turned back: the step that failed. null while it goes forward (or was undone for no fault of the release). */
   failure: { message: string; step: string } | null;
-  /** The set installed when dockerd was last started (at first: the one it ran on): which build answers, where the API cannot tell. */
-  startedOn: PackageSet;
+  /**
+   * The set installed when dockerd was last started (at first: the one it ran on): which build answers,
+   * where the API cannot tell. "unknown" while a restart is under way (from its journal entry to its
+   * first good ping).
+   */
+  startedOn: PackageSet | "unknown";
   /** The engine package and its versions before and after (the same when only its companions change). */
   engine: { name: string; from: string; to: string };
   /** Versions installed before the run (what an undo restores). */

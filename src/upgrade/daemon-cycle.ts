@@ -6,12 +6,12 @@ import { twice } from "./observe.js";
 import { StepError, errorMessage } from "./steps.js";
 
 /**
- * Waits for `GET /_ping` with tight, bounded polling on the clock (no fixed sleeps): 20 ms at first,
- * backing off to 100 ms, giving up after `budgetMs`. Returns when the first good ping was seen.
+ * Waits for `GET /_ping`, trying again every 5 ms while nothing listens (a refused connect costs
+ * microseconds): the answer is seen within 5 ms of dockerd serving, or at once where a socket unit
+ * holds the connection until it does. Gives up after `budgetMs`; returns when the first good ping was seen.
  */
 export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clock): Promise<number> {
   const deadline = clock.now() + budgetMs;
-  let delay = 20;
   for (;;) {
     let last: unknown;
     try {
@@ -22,32 +22,44 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
     }
     const left = deadline - clock.now();
     if (left <= 0) throw new Error(`dockerd did not answer /_ping within ${budgetMs}ms (last error: ${errorMessage(last)})`);
-    await clock.sleep(Math.min(delay, left));
-    delay = Math.min(100, Math.round(delay * 1.3));
+    await clock.sleep(Math.min(5, left));
   }
 }
 
 /**
- * Stops dockerd through the service manager. Makes no API call while it is down. A run going forward
- * asks, right before the stop and after its journal entry, whether it may still stop the old daemon
- * (the window still open, the fleet slot still held: the fence as close to the stop as it gets).
+ * The journal entry and the fence before dockerd goes down; the window's clocks start. A run going
+ * forward asks, right after its journal entry, whether it may still stop the old daemon (the window
+ * still open, the fleet slot still held: the fence as close to the stop as it gets).
  */
-export async function stopDaemon(ctx: MachineContext, options: { holdActivation: boolean }): Promise<void> {
-  const { world } = ctx;
+async function goingDown(ctx: MachineContext): Promise<void> {
   await enter(ctx, "stopping");
   if (ctx.mode === "run" && ctx.journal.direction === "forward") {
     const veto = await ctx.beforeStop();
     if (veto) throw new StepError(veto.step, new Error(veto.message));
   }
-  const now = world.clock.now();
+  const now = ctx.world.clock.now();
   ctx.window.downSince ??= now; // still down from an earlier stop: the window goes on from that one
   ctx.window.cycleStart = now;
   ctx.acted = true;
-  await ctx.steps.run("stop", () => world.service.stop(options));
+}
+
+/** Stops dockerd through the service manager. Makes no API call while it is down. */
+export async function stopDaemon(ctx: MachineContext, options: { holdActivation: boolean }): Promise<void> {
+  await goingDown(ctx);
+  await ctx.steps.run("stop", () => ctx.world.service.stop(options));
   ctx.view = { ...ctx.view, daemonUp: false, engineVersion: null, binaryReplaced: null };
   // recovery decides alike from "stopping" and "stopped": no write of its own in the down window
   note(ctx, "stopped");
 }
+
+/** What is left of the downtime budget for this cycle (`upgrade.downtimeBudget`, counted from its own stop). */
+const budgetLeft = (ctx: MachineContext, cycleStart: number) => () => Math.max(1_000, ctx.world.config.upgrade.downtimeBudget - (ctx.world.clock.now() - cycleStart));
+
+/** The set a start picks up: the one installed now. */
+const installedSet = (ctx: MachineContext) => {
+  const j = ctx.journal;
+  return isAt(j, ctx.view, "target") ? "target" : isAt(j, ctx.view, "previous") ? "previous" : j.startedOn;
+};
 
 /**
  * Starts dockerd and waits for the API. Each start has a budget of its own (`upgrade.downtimeBudget`,
@@ -56,16 +68,21 @@ export async function stopDaemon(ctx: MachineContext, options: { holdActivation:
  */
 export async function startDaemon(ctx: MachineContext, step = "start"): Promise<void> {
   const { world, journal: j } = ctx;
-  const { clock, config } = world;
   // the build that will answer: the set installed now (a start picks up what is on disk)
-  j.startedOn = isAt(j, ctx.view, "target") ? "target" : isAt(j, ctx.view, "previous") ? "previous" : j.startedOn;
+  j.startedOn = installedSet(ctx);
   await enter(ctx, "starting");
-  const cycleStart = ctx.window.cycleStart ?? clock.now();
+  const cycleStart = ctx.window.cycleStart ?? world.clock.now();
   ctx.window.downSince ??= cycleStart;
-  const left = () => Math.max(1_000, config.upgrade.downtimeBudget - (clock.now() - cycleStart));
+  const left = budgetLeft(ctx, cycleStart);
   ctx.acted = true;
   await ctx.steps.run(step, () => world.service.start({ restartContainerd: j.restartContainerd, timeoutMs: left() }));
-  const readyAt = await ctx.steps.run("wait-ready", () => waitReady(world.docker, Math.min(config.docker.readyTimeout, left()), clock));
+  await answered(ctx, left);
+}
+
+/** The first good ping ends the window; then the build that answers, recorded. */
+async function answered(ctx: MachineContext, left: () => number): Promise<void> {
+  const { world } = ctx;
+  const readyAt = await ctx.steps.run("wait-ready", () => waitReady(world.docker, Math.min(world.config.docker.readyTimeout, left()), world.clock));
   if (ctx.window.downSince !== null) ctx.window.downtimeMs = (ctx.window.downtimeMs ?? 0) + (readyAt - ctx.window.downSince);
   ctx.window.downSince = null;
   ctx.window.cycleStart = null;
@@ -75,8 +92,29 @@ export async function startDaemon(ctx: MachineContext, step = "start"): Promise<
   await enter(ctx, "started");
 }
 
-/** A live-restore restart of dockerd: the down window of a staged upgrade, or the undo's restart. */
+/**
+ * A live-restore restart of dockerd: the down window of a staged upgrade, or the undo's restart. One
+ * act of the service manager, as a bare restart is: the journal's record ("stopping", the build that
+ * will answer not known until it does) is written before, the build that answers after the first
+ * good ping. Where containerd's package changed (its restart goes between the stop and the start), or
+ * the service manager has no restart of its own: stop, then start.
+ */
 export async function restartDaemon(ctx: MachineContext): Promise<void> {
-  await stopDaemon(ctx, { holdActivation: false });
-  await startDaemon(ctx);
+  const service = ctx.world.service;
+  if (ctx.journal.restartContainerd || !service.restart) {
+    await stopDaemon(ctx, { holdActivation: false });
+    await startDaemon(ctx);
+    return;
+  }
+  const j = ctx.journal;
+  if (service.prepareRestart) await ctx.steps.run("restart-prepare", () => service.prepareRestart!());
+  // until the first good ping, which build answers is not known: a recovery in between asks the host
+  // (the API, the binary on disk) and, where they cannot tell, does not guess
+  j.startedOn = "unknown";
+  await goingDown(ctx);
+  const left = budgetLeft(ctx, ctx.window.cycleStart!);
+  await ctx.steps.run("restart", () => service.restart!({ timeoutMs: left() }));
+  ctx.view = { ...ctx.view, daemonUp: false, engineVersion: null, binaryReplaced: null };
+  j.startedOn = installedSet(ctx);
+  await answered(ctx, left);
 }

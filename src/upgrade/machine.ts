@@ -106,6 +106,9 @@ export function nextStep(j: Journal, view: HostView, tried: Attempts, scheme: Ve
     // Recovery finishes forward only what needs no new change: never a new install, never a new stop.
     if (!atGoal) return { kind: "turn-back", why: j.state === "fetched" ? "nothing on the host had changed yet" : "the new versions are not all in place" };
     if (running === "previous") return { kind: "turn-back", why: "the previous dockerd still serves: the install is undone without a stop" };
+    // a restart's record without its answer, and neither the API nor the host can tell which build
+    // serves: finishing forward would take a new stop, so the run goes back
+    if (running === "unknown" && j.startedOn === "unknown") return { kind: "turn-back", why: "a restart was under way and which build answers cannot be told" };
   }
   if (!atGoal && tried.install[goal] < LIMITS.install[goal]) {
     if (j.order === "stop-first" && view.daemonUp && tried.stop < LIMITS.stop) return { kind: "stop" };

@@ -159,7 +159,7 @@ class Explorer {
 
   private check(fault: string, host: SimHost, p: Prepared, was: Before, ran: Ran, runId: string | null, failed: boolean, mustBeHealthy: boolean, filesGone = false, operatorCleared = false): void {
     // a clear or a lease expiry that lands as the stop is issued: no fence can close that instant
-    const breaches = host.breaches.splice(0).filter(() => !/W service\.stop, (fleet-clear|lease-expired|other-halted)/.test(fault));
+    const breaches = host.breaches.splice(0).filter(() => !/W service\.(stop|restart), (fleet-clear|lease-expired|other-halted)/.test(fault));
     if (ran.crashed) return this.note(fault, [...breaches, "the process died (a signal it did not handle?)"]);
     // the lock could not be taken: nothing may have been touched
     if (ran.threw?.startsWith("could not take the lock") && !mustBeHealthy) {

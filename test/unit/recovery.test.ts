@@ -71,6 +71,15 @@ describe("the state machine's next step, from the journal and the host", () => {
     expect(nextStep(j, v, noAttempts(), debScheme, "run").kind).toBe("restart");
     expect(nextStep({ ...j, startedOn: "target" }, v, noAttempts(), debScheme, "run").kind).toBe("verify");
   });
+
+  it("a restart's record without its answer, where neither the API nor the host can tell: going forward, turned back (no new stop); going back, restarted; never verified as it stands", () => {
+    const j = journalOf({ target: [{ name: "docker.io", version: "20.10.24+dfsg1-1+deb12u2" }], state: "stopping", startedOn: "unknown" });
+    const v: HostView = { installed: { "docker.io": { name: "docker.io", version: "20.10.24+dfsg1-1+deb12u2", status: "ii ", ok: true } }, consistent: true, daemonUp: true, engineVersion: "20.10.24+dfsg1", binaryReplaced: null };
+    expect(nextStep(j, v, noAttempts(), debScheme, "recover")).toMatchObject({ kind: "turn-back", why: expect.stringMatching(/restart was under way/) });
+    expect(nextStep({ ...j, direction: "undo" }, { ...v, installed: { "docker.io": { name: "docker.io", version: OLD, status: "ii ", ok: true } } }, noAttempts(), debScheme, "recover").kind).toBe("restart");
+    // the host tells: a dockerd started from the file on disk runs the installed set
+    expect(nextStep(j, { ...v, binaryReplaced: false }, noAttempts(), debScheme, "recover").kind).toBe("verify");
+  });
 });
 
 describe("the outcome is what the host shows", () => {

@@ -1,3 +1,4 @@
+import { againstTheRelease } from "../../src/report/failures.js";
 import { describe, expect, it } from "vitest";
 import { runSession } from "../../src/upgrade/session.js";
 import { InterruptGate } from "../../src/upgrade/interrupt.js";
@@ -22,8 +23,8 @@ describe("the upgrade state machine, with fakes at every port", () => {
       "service.stop",
       "service.start",
     ]);
-    // durable writes: "stopped" rides along with "starting" (no fsync of its own in the down window)
-    expect(world.memory.journalStates).toEqual(["fetched", "installing", "installed", "stopping", "starting", "started", "verified", "done"]);
+    // durable writes: none in the down window (the restart is one act; "started" follows the first good ping)
+    expect(world.memory.journalStates).toEqual(["fetched", "installing", "installed", "stopping", "started", "verified", "done"]);
     expect(world.memory.journal).toBeNull();
     expect(world.memory.journal).toBeNull();
     expect(report.engine).toEqual({ package: "docker.io", from: "20.10.24+dfsg1-1+deb12u1+b6", to: "20.10.25+dfsg1-1" });
@@ -42,7 +43,7 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(report.outcome).toBe("upgraded");
     expect(report.containers?.new).toEqual([]);
     expect(report.containers?.unchanged.map((c) => c.name)).toEqual(["web", "db", "late"]);
-    expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "reload", "stop", "start", "wait-ready", "verify", "hooks-verify"]);
+    expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "reload", "restart-prepare", "restart", "wait-ready", "verify", "hooks-verify"]);
   });
 
   describe("dockerd --validate on the daemon config (engines 23.0+)", () => {
@@ -132,10 +133,22 @@ describe("the upgrade state machine, with fakes at every port", () => {
     world.fakeService.stepMs = 5_000;
     const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
     expect(report.outcome).toBe("upgraded");
-    // the stop took 5 s of the 90 s budget: the start may take the 85 s left, not 120 s
-    expect(world.fakeService.starts.map((s) => s.timeoutMs)).toEqual([85_000]);
+    // the restart (one act) may take the 90 s budget, not the service's 120 s
+    expect(world.fakeService.restarts.map((s) => s.timeoutMs)).toEqual([90_000]);
     // a restart leaves docker.socket listening: connections wait instead of being refused
     expect(world.fakeService.stops).toEqual([{ holdActivation: false }]);
+  });
+
+  it("where the service manager has no restart of its own: stop, then a start bounded by what the stop left of the budget", async () => {
+    const world = fakeWorld({ upgrade: { downtimeBudget: "90s" }, service: { manager: "command", stop: ["stop"], start: ["start"], timeout: "120s" } });
+    Object.assign(world.fakeService, { restart: undefined });
+    world.fakeService.stepMs = 5_000;
+    const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
+    expect(report.outcome).toBe("upgraded");
+    // the stop took 5 s of the 90 s budget: the start may take the 85 s left, not 120 s
+    expect(world.fakeService.starts.map((s) => s.timeoutMs)).toEqual([85_000]);
+    expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining(["stop", "start", "wait-ready"]));
+    expect(world.memory.journalStates).toEqual(["fetched", "installing", "installed", "stopping", "starting", "started", "verified", "done"]);
   });
 
   it("rolls back when the new build never answers, and says so", async () => {
@@ -144,13 +157,15 @@ describe("the upgrade state machine, with fakes at every port", () => {
     const report = await runUpgrade(world, { dryRun: false, interrupt: gate() });
     expect(report.outcome).toBe("rolled-back");
     expect(report.exitCode).toBe(1);
-    expect(report.error).toMatchObject({ step: "wait-ready", message: expect.stringMatching(/did not answer \/_ping/) });
+    // Type=notify: the restart job fails when the new dockerd exits before it reports ready
+    expect(report.error).toMatchObject({ step: "restart", message: expect.stringMatching(/Job for docker\.service failed/) });
+    expect(againstTheRelease(report.error)).toBe(true); // the release is blamed: a fleet halts, the target is marked bad
     expect(world.events).toContain("packages.install docker.io=20.10.24+dfsg1-1+deb12u1+b6 (downgrades) (services held)");
     expect(world.fakePackages.installedVersions["docker.io"]).toBe("20.10.24+dfsg1-1+deb12u1+b6");
     expect(world.engine.up).toBe(true);
-    // down from the first stop to the first good ping, the failed start's window included: stop and
-    // start 100 ms each, the 1 s wait for a build that never answers, then the rollback's stop and start
-    expect(report.daemonDowntimeMs).toBe(1_400);
+    // down from the first stop to the first good ping, the failed restart's window included: its stop
+    // and start 100 ms each (the job fails as the new dockerd exits), then the rollback's restart
+    expect(report.daemonDowntimeMs).toBe(400);
     expect(report.hostState).toMatch(/dockerd up, engine 20\.10\.24\+dfsg1; packages consistent/);
     expect(report.steps.map((s) => s.name)).toContain("rollback-install");
     expect(world.memory.journal).toBeNull();

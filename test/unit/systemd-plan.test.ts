@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { parseJobs, parseSystemctlShow, startPlan, stopPlan } from "../../src/adapters/service/systemd.js";
+import { parseJobs, parseSystemctlShow, startPlan, stopPlan, SystemdServiceManager } from "../../src/adapters/service/systemd.js";
+import type { Exec } from "../../src/exec/index.js";
 import { unitVerdicts } from "../../src/checks/verdicts.js";
 
 const UNITS = ["docker.service", "docker.socket", "containerd.service"];
@@ -50,6 +51,40 @@ describe("which units systemd is asked to stop and start", () => {
     const units = captured();
     units["containerd.service"] = { LoadState: "not-found", ActiveState: "inactive" };
     expect(startPlan(units, false).containerd).toBe(false);
+  });
+});
+
+describe("a restart through systemd", () => {
+  /** Records each systemctl argv; `show` answers with the captured units. */
+  const recording = () => {
+    const calls: string[] = [];
+    const exec: Exec = (file, args) => {
+      calls.push([file, ...args].join(" "));
+      const stdout = args[0] === "show" ? readFileSync(new URL("../fixtures/systemctl-show-docker-ce.txt", import.meta.url), "utf8") : "";
+      return Promise.resolve({ stdout, stderr: "", exitCode: 0 });
+    };
+    return { calls, exec };
+  };
+
+  it("is one systemctl restart, as a bare restart is: the query and the reset go before it, while dockerd serves", async () => {
+    const { calls, exec } = recording();
+    const systemd = new SystemdServiceManager(exec, 60_000);
+    await systemd.prepareRestart();
+    await systemd.restart({ timeoutMs: 30_000 });
+    expect(calls.slice(1)).toEqual(["systemctl reset-failed docker.service docker.socket containerd.service", "systemctl restart docker.service"]);
+  });
+
+  it("after a stop-first stop took docker.socket down, the socket comes back in the restart's own transaction", async () => {
+    const { calls, exec } = recording();
+    const systemd = new SystemdServiceManager(exec, 60_000);
+    await systemd.stop({ holdActivation: true });
+    await systemd.prepareRestart();
+    await systemd.restart({});
+    expect(calls.filter((c) => !c.startsWith("systemctl show"))).toEqual([
+      "systemctl stop docker.socket docker.service",
+      "systemctl reset-failed docker.service docker.socket containerd.service",
+      "systemctl restart docker.socket docker.service",
+    ]);
   });
 });
 

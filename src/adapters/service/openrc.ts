@@ -1,5 +1,5 @@
 import type { Exec } from "../../exec/index.js";
-import type { ServiceFacts, ServiceManagerPort, StartOptions } from "../../ports/service.js";
+import type { RestartOptions, ServiceFacts, ServiceManagerPort, StartOptions } from "../../ports/service.js";
 import { startTimeout } from "./timeout.js";
 
 /** OpenRC (Alpine, Gentoo): rc-service docker stop/start. */
@@ -23,6 +23,15 @@ export class OpenrcServiceManager implements ServiceManagerPort {
     const timeoutMs = startTimeout(this.timeoutMs, options);
     if (options.restartContainerd) await this.exec("rc-service", ["containerd", "restart"], { timeoutMs });
     await this.exec("rc-service", ["docker", "start"], { timeoutMs });
+  }
+
+  prepareRestart(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** `rc-service docker restart` (a stopped service is started): the stop's timeout plus what a start may take. */
+  async restart(options: RestartOptions): Promise<void> {
+    await this.exec("rc-service", ["docker", "restart"], { timeoutMs: this.timeoutMs + startTimeout(this.timeoutMs, options) });
   }
 
   reload(): Promise<void> {

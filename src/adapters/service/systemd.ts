@@ -1,5 +1,5 @@
 import { ExecError, type Exec } from "../../exec/index.js";
-import type { ServiceFacts, ServiceManagerPort, StartOptions, StopOptions } from "../../ports/service.js";
+import type { RestartOptions, ServiceFacts, ServiceManagerPort, StartOptions, StopOptions } from "../../ports/service.js";
 import { startTimeout } from "./timeout.js";
 
 export const UNIT_PROPERTIES = ["KillMode", "Delegate", "Requires", "BindsTo", "ActiveState", "LoadState", "UnitFileState"];
@@ -118,6 +118,29 @@ export class SystemdServiceManager implements ServiceManagerPort {
     await this.exec("systemctl", ["reset-failed", ...plan.resetFailed], { okExitCodes: [0, 1, 5] });
     if (options.restartContainerd && plan.containerd) await this.settlingJobs(UNITS, () => this.exec("systemctl", ["restart", CONTAINERD_SERVICE], { timeoutMs }));
     await this.settlingJobs(UNITS, () => this.exec("systemctl", ["start", ...plan.start], { timeoutMs }));
+    this.socketStoppedByUs = false;
+  }
+
+  /** The units read and their failed states reset while dockerd still serves: nothing of it in the window. */
+  async prepareRestart(): Promise<void> {
+    const units = await this.units();
+    if (!usable(units[DOCKER_SERVICE])) {
+      throw new Error(`${DOCKER_SERVICE} is ${units[DOCKER_SERVICE]?.LoadState ?? "unknown"} here: set service.manager to command (with service.stop/start) for a dockerd that systemd does not run`);
+    }
+    this.seenAtStop = units;
+    await this.exec("systemctl", ["reset-failed", ...startPlan(units, this.socketStoppedByUs).resetFailed], { okExitCodes: [0, 1, 5] });
+  }
+
+  /**
+   * `systemctl restart docker.service`: one job, as a bare restart is; docker.socket keeps listening.
+   * A docker.socket this run stopped (stop-first) is restarted in the same transaction, ordered before
+   * dockerd. Its time: the stop's own timeout plus what a start may take.
+   */
+  async restart(options: RestartOptions): Promise<void> {
+    const units = this.seenAtStop ?? (await this.units());
+    this.seenAtStop = null;
+    const plan = startPlan(units, this.socketStoppedByUs);
+    await this.settlingJobs(UNITS, () => this.exec("systemctl", ["restart", ...plan.start], { timeoutMs: this.timeoutMs + startTimeout(this.timeoutMs, options) }));
     this.socketStoppedByUs = false;
   }
 
