@@ -39,11 +39,17 @@ export async function settleContainers(world: World, before: readonly ContainerS
 export async function verifyAfterStart(world: World, journal: Journal, expected: readonly PackageTarget[]): Promise<Verification> {
   const checks: CheckResult[] = [];
   const { docker, packages } = world;
-  const version = await docker.version();
-  const info = await docker.info();
+  // all at once: the containers' inspects (the longest part) do not wait for the other answers; each
+  // ends before anything is decided (no settle loop left calling the API after a failure), and a
+  // failure is reported in this order whatever finished first
+  const [version, info, installed, containers] = await allSettledInOrder([
+    docker.version(),
+    docker.info(),
+    packages.installed(expected.map((t) => t.name)),
+    settleContainers(world, journal.snapshot, world.config.upgrade.settle),
+  ] as const);
   const scheme = packages.scheme;
 
-  const installed = await packages.installed(expected.map((t) => t.name));
   const wrong = expected.filter((t) => installed.find((p) => p.name === t.name)?.version !== t.version || !installed.find((p) => p.name === t.name)?.ok);
   checks.push(
     wrong.length
@@ -82,7 +88,6 @@ export async function verifyAfterStart(world: World, journal: Journal, expected:
   }
   checks.push(info.liveRestoreEnabled ? pass("live-restore-after", "still enabled") : fail("live-restore-after", "live restore is off after the restart"));
 
-  const containers = await settleContainers(world, journal.snapshot, world.config.upgrade.settle);
   const policy = world.config.upgrade.rollbackOn;
   const lost = (policy.restarted ? containers.restarted.length + containers.changed.length : 0) + (policy.missing ? containers.missing.length : 0);
   checks.push(
@@ -96,4 +101,12 @@ export async function verifyAfterStart(world: World, journal: Journal, expected:
         },
   );
   return { checks, containers, engineVersion: version.version };
+}
+
+/** Waits for every promise; then the values, or the first rejection in the list's order. */
+async function allSettledInOrder<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
