@@ -18,4 +18,9 @@ export interface HostPort {
    * when that cannot be told (no pid file, no such process).
    */
   dockerdReplaced(pidFile: string): Promise<boolean | null>;
+  /**
+   * Writes the filesystem holding `path` out to disk (syncfs): what an install left in memory is
+   * flushed while dockerd still serves, not by the new dockerd's first overlay mount inside the window.
+   */
+  flushFilesystem(path: string): Promise<void>;
 }

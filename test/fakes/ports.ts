@@ -114,6 +114,7 @@ export function simHost(p: SimProcess): HostPort & { daemonConfigVerdict: { ok: 
     processes: () => p.call("read", "host", "processes", () => [{ pid: 10, ppid: 1, comm: "containerd" }, { pid: 11, ppid: 1, comm: "dockerd" }]),
     validateDaemonConfig: () => p.call("read", "host", "validateDaemonConfig", () => port.daemonConfigVerdict),
     dockerdReplaced: () => p.call("read", "host", "dockerdReplaced", () => (p.host.daemonUp ? p.host.binaryReplaced : null)),
+    flushFilesystem: () => p.call("read", "host", "flushFilesystem", () => undefined),
   };
   return port;
 }

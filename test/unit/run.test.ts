@@ -43,7 +43,7 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(report.outcome).toBe("upgraded");
     expect(report.containers?.new).toEqual([]);
     expect(report.containers?.unchanged.map((c) => c.name)).toEqual(["web", "db", "late"]);
-    expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "reload", "restart-prepare", "restart", "wait-ready", "verify", "hooks-verify"]);
+    expect(report.steps.map((s) => s.name)).toEqual(["preflight", "hooks-pre", "download", "snapshot", "install", "reload", "flush", "restart-prepare", "restart", "wait-ready", "verify", "hooks-verify"]);
   });
 
   describe("dockerd --validate on the daemon config (engines 23.0+)", () => {

@@ -13,7 +13,7 @@ export function parseProcStat(text: string): ProcessEntry | null {
   return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), ppid: Number(rest[1]) };
 }
 
-/** /proc for processes; dockerd itself for validating its configuration. */
+/** /proc for processes; dockerd itself for validating its configuration; coreutils' sync for a flush. */
 export const createHost = (exec: Exec, hostRoot = "/"): HostPort => ({
   async validateDaemonConfig(configFile) {
     if (!(await access(join(hostRoot, configFile)).then(() => true, () => false))) return null;
@@ -30,6 +30,10 @@ export const createHost = (exec: Exec, hostRoot = "/"): HostPort => ({
     if (!Number.isInteger(pid) || pid <= 0) return null;
     const exe = await readlink(`/proc/${pid}/exe`).catch(() => null);
     return exe === null ? null : exe.endsWith(" (deleted)");
+  },
+  async flushFilesystem(path) {
+    if (!path.startsWith("/")) throw new Error(`not an absolute path: ${path}`);
+    await exec("sync", ["--file-system", "--", path], { timeoutMs: 60_000 });
   },
   async processes() {
     const out: ProcessEntry[] = [];
