@@ -66,16 +66,23 @@ const installedSet = (ctx: MachineContext) => {
  * counted from its own stop, or from itself when dockerd was already down): a rollback or a safety
  * start after a slow first start is not left with what that one spent.
  */
-export async function startDaemon(ctx: MachineContext, step = "start"): Promise<void> {
+export async function startDaemon(ctx: MachineContext, step = "start", options: { inRestart?: boolean } = {}): Promise<void> {
   const { world, journal: j } = ctx;
-  // the build that will answer: the set installed now (a start picks up what is on disk)
-  j.startedOn = installedSet(ctx);
-  await enter(ctx, "starting");
+  if (options.inRestart) {
+    // the second half of a restart: its journal entry ("stopping", startedOn unknown) was written
+    // before the stop, nothing is written inside the window
+    note(ctx, "starting");
+  } else {
+    // the build that will answer: the set installed now (a start picks up what is on disk)
+    j.startedOn = installedSet(ctx);
+    await enter(ctx, "starting");
+  }
   const cycleStart = ctx.window.cycleStart ?? world.clock.now();
   ctx.window.downSince ??= cycleStart;
   const left = budgetLeft(ctx, cycleStart);
   ctx.acted = true;
   await ctx.steps.run(step, () => world.service.start({ restartContainerd: j.restartContainerd, timeoutMs: left() }));
+  if (options.inRestart) j.startedOn = installedSet(ctx); // written with "started"
   await answered(ctx, left);
 }
 
@@ -110,17 +117,19 @@ async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
  * act of the service manager, as a bare restart is: the journal's record ("stopping", the build that
  * will answer not known until it does) is written before, the build that answers after the first
  * good ping. Where containerd's package changed (its restart goes between the stop and the start), or
- * the service manager has no restart of its own: stop, then start.
+ * the service manager has no restart of its own: stop, then start, with the same record (no write
+ * between them either).
  */
 export async function restartDaemon(ctx: MachineContext): Promise<void> {
   const service = ctx.world.service;
   await flushBeforeWindow(ctx);
-  if (ctx.journal.restartContainerd || !service.restart) {
+  const j = ctx.journal;
+  if (j.restartContainerd || !service.restart) {
+    j.startedOn = "unknown";
     await stopDaemon(ctx, { holdActivation: false });
-    await startDaemon(ctx);
+    await startDaemon(ctx, "start", { inRestart: true });
     return;
   }
-  const j = ctx.journal;
   if (service.prepareRestart) await ctx.steps.run("restart-prepare", () => service.prepareRestart!());
   // until the first good ping, which build answers is not known: a recovery in between asks the host
   // (the API, the binary on disk) and, where they cannot tell, does not guess
