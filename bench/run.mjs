@@ -1,12 +1,13 @@
 // The benchmarks, on the sandbox engine (scripts/sandbox.sh up first; as root) and on a machine with
 // systemd as PID 1 (scripts/machine.sh base first).
-//   node bench/run.mjs [downtime] [snapshot] [dryrun] [machine] [machine-rpm] [fleet]   (default: all six)
-// Environment: ROUNDS (default 5), SIZES (default 50,150,300).
+//   node bench/run.mjs [downtime] [window] [snapshot] [dryrun] [machine] [machine-rpm] [fleet]   (default: all seven)
+// Environment: ROUNDS (default 5; window: 3), SIZES (snapshot, default 50,150,300), WINDOW_SIZES (default 5,100,300).
 import { runDowntime } from "./downtime.mjs";
 import { removeBenchContainers, runSnapshot } from "./snapshot.mjs";
 import { runDryRun } from "./dryrun.mjs";
 import { runMachine } from "./machine.mjs";
 import { runFleet } from "./fleet.mjs";
+import { runWindow } from "./window.mjs";
 import { sandbox } from "./lib.mjs";
 
 const which = process.argv.slice(2);
@@ -15,6 +16,7 @@ await sandbox("up");
 const out = [];
 try {
   if (all || which.includes("downtime")) out.push(await runDowntime());
+  if (all || which.includes("window")) out.push(await runWindow());
   if (all || which.includes("dryrun")) out.push(await runDryRun());
   if (all || which.includes("snapshot")) out.push(await runSnapshot());
   if (all || which.includes("machine")) out.push(await runMachine());
