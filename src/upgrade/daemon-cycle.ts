@@ -103,9 +103,10 @@ async function answered(ctx: MachineContext, left: () => number): Promise<void> 
  * The install's writes flushed to disk while dockerd still serves: the new dockerd's overlay2 driver
  * makes a test mount at its start, and unmounting an overlay syncs the filesystem under it, which then
  * waited for everything the install left in memory (measured: 80-300 ms of the window on a machine).
- * Best effort: a flush that fails costs time in the window, nothing more.
+ * Best effort: a flush that fails or takes too long costs time in the window, nothing more.
  */
 async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
+  if (!ctx.view.daemonUp) return; // already down: a flush would only lengthen the window
   const root = ctx.journal.engineOptions?.dockerRootDir ?? "/var/lib/docker";
   await ctx.steps.run("flush", () => ctx.world.host.flushFilesystem(root)).catch((err: unknown) => {
     ctx.world.logger.warn({ err: errorMessage(err), root }, "could not flush the filesystem before the restart");

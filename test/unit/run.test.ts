@@ -161,6 +161,8 @@ describe("the upgrade state machine, with fakes at every port", () => {
     // Type=notify: the restart job fails when the new dockerd exits before it reports ready
     expect(report.error).toMatchObject({ step: "restart", message: expect.stringMatching(/Job for docker\.service failed/) });
     expect(againstTheRelease(report.error)).toBe(true); // the release is blamed: a fleet halts, the target is marked bad
+    // the rollback's restart finds dockerd down: no flush in the window
+    expect(report.steps.filter((s) => s.name === "flush")).toHaveLength(1);
     expect(world.events).toContain("packages.install docker.io=20.10.24+dfsg1-1+deb12u1+b6 (downgrades) (services held)");
     expect(world.fakePackages.installedVersions["docker.io"]).toBe("20.10.24+dfsg1-1+deb12u1+b6");
     expect(world.engine.up).toBe(true);

@@ -33,7 +33,17 @@ export const createHost = (exec: Exec, hostRoot = "/"): HostPort => ({
   },
   async flushFilesystem(path) {
     if (!path.startsWith("/")) throw new Error(`not an absolute path: ${path}`);
-    await exec("sync", ["--file-system", "--", path], { timeoutMs: 60_000 });
+    // a sync waiting on a stalled disk sleeps uninterruptibly: no signal ends it, so the run stops
+    // waiting for it after a minute and goes on (the process ends when the disk answers)
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`sync --file-system ${path} did not finish within 60 s`)), 60_000);
+    });
+    try {
+      await Promise.race([exec("sync", ["--file-system", "--", path], { timeoutMs: 60_000 }), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   },
   async processes() {
     const out: ProcessEntry[] = [];
