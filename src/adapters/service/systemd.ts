@@ -79,15 +79,21 @@ export class SystemdServiceManager implements ServiceManagerPort {
     return parseSystemctlShow(stdout, UNITS);
   }
 
+  /** The units, where systemd runs dockerd: else an error naming the fix. */
+  private async dockerUnits(): Promise<ServiceFacts["units"]> {
+    const units = await this.units();
+    if (!usable(units[DOCKER_SERVICE])) {
+      throw new Error(`${DOCKER_SERVICE} is ${units[DOCKER_SERVICE]?.LoadState ?? "unknown"} here: set service.manager to command (with service.stop/start) for a dockerd that systemd does not run`);
+    }
+    return units;
+  }
+
   async facts(): Promise<ServiceFacts> {
     return { units: await this.units() };
   }
 
   async stop(options: StopOptions): Promise<void> {
-    const units = await this.units();
-    if (!usable(units[DOCKER_SERVICE])) {
-      throw new Error(`${DOCKER_SERVICE} is ${units[DOCKER_SERVICE]?.LoadState ?? "unknown"} here: set service.manager to command (with service.stop/start) for a dockerd that systemd does not run`);
-    }
+    const units = await this.dockerUnits();
     const plan = stopPlan(units, options);
     if (plan.includes(DOCKER_SOCKET)) this.socketStoppedByUs = true;
     this.seenAtStop = units;
@@ -123,10 +129,7 @@ export class SystemdServiceManager implements ServiceManagerPort {
 
   /** The units read and their failed states reset while dockerd still serves: nothing of it in the window. */
   async prepareRestart(): Promise<void> {
-    const units = await this.units();
-    if (!usable(units[DOCKER_SERVICE])) {
-      throw new Error(`${DOCKER_SERVICE} is ${units[DOCKER_SERVICE]?.LoadState ?? "unknown"} here: set service.manager to command (with service.stop/start) for a dockerd that systemd does not run`);
-    }
+    const units = await this.dockerUnits();
     this.seenAtStop = units;
     await this.exec("systemctl", ["reset-failed", ...startPlan(units, this.socketStoppedByUs).resetFailed], { okExitCodes: [0, 1, 5] });
   }
