@@ -177,9 +177,11 @@ scripts() { # dir postinst-body prerm-body
 }
 
 fault() { # dir fault
+  local dockerd=$1/usr/bin/dockerd
+  [ -e "$1/usr/sbin/dockerd" ] && dockerd=$1/usr/sbin/dockerd   # Debian's docker.io has it there
   case "$2" in
     "") ;;
-    dockerd-exits) printf '#!/bin/sh\necho "broken build: dockerd exits at once" >&2\nexit 1\n' >"$1/usr/bin/dockerd" ;;
+    dockerd-exits) printf '#!/bin/sh\necho "broken build: dockerd exits at once" >&2\nexit 1\n' >"$dockerd" ;;
     preinst-sleeps) printf '#!/bin/sh\nsleep %s\n' "${DLU_PREINST_SLEEP:-30}" >"$1/DEBIAN/preinst"; chmod 755 "$1/DEBIAN/preinst" ;;
     preinst-fails) printf '#!/bin/sh\necho "preinst: failing on purpose" >&2\nexit 1\n' >"$1/DEBIAN/preinst"; chmod 755 "$1/DEBIAN/preinst" ;;
     *) die "unknown fault $2 (dockerd-exits, preinst-sleeps, preinst-fails)" ;;

@@ -40,13 +40,14 @@ boot() { # name dir
   return 1
 }
 
-cmd_up() { # name [deb|rpm]
+cmd_up() { # name [deb|rpm|trixie]
   need_root; ours; valid_name "$1"
   local name=$1 flavor=${2:-deb} d lower; d=$(mdir "$1")
   case "$flavor" in
     deb) lower=$BASE; [ -f "$BASE/.complete" ] || cmd_base ;;
     rpm) lower=$BASE_RPM; [ -f "$BASE_RPM/.complete" ] || cmd_base_rpm ;;
-    *) die "not a flavor: $flavor (deb, rpm)" ;;
+    trixie) lower=$BASE_TRIXIE; [ -f "$BASE_TRIXIE/.complete" ] || cmd_base_trixie ;;
+    *) die "not a flavor: $flavor (deb, rpm, trixie)" ;;
   esac
   if [ -n "$(leader "$name")" ]; then log "$name is running"; return 0; fi
   if [ -f "$d/flavor" ] && [ "$(cat "$d/flavor")" != "$flavor" ]; then die "$name is a $(cat "$d/flavor") machine; 'down' it first"; fi

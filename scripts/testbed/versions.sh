@@ -50,3 +50,34 @@ debian_version() {
   [ -n "$v" ] || die "Debian's archive offers no $1 (apt-get update?)"
   echo "$v"
 }
+
+# Debian 13 machines (base-trixie): Debian's own packages under their own names and versions.
+# shellcheck disable=SC2034 # used by the scripts that source this one
+TRIXIE_SUITE=trixie
+# What the trixie base has installed, as Debian 13 serves it (tini: what docker.io 26.1 depends on).
+# shellcheck disable=SC2034 # used by the scripts that source this one
+TRIXIE_SET=(docker.io=26.1.5+dfsg1-9+deb13u1+b1 docker-cli=26.1.5+dfsg1-9+deb13u1+b1 containerd=1.7.24~ds1-6+deb13u1
+  runc=1.1.15+ds1-2+b4 tini=0.19.0-3+b8)
+# Debian unstable's newer engine and what it takes to install it on Debian 13 (`apt-get install -s`
+# in a trixie root says so; tini-static replaces tini), served together by `repo NAME docker.io=28.5.2`.
+# shellcheck disable=SC2034 # used by the scripts that source this one
+SID_SET=(docker.io=28.5.2+dfsg4-5 docker-cli=28.5.2+dfsg4-5 containerd=2.1.9+ds1-5 runc=1.3.6+ds1-1 tini-static=0.19.0-6+b2)
+
+# The upstream release in a Debian version: 26.1.5 of 26.1.5+dfsg1-9+deb13u1+b1, 1.7.24 of 1.7.24~ds1-6.
+debian_upstream() { local u=${1#*:}; u=${u%-*}; echo "${u%%[+~]*}"; }
+
+# Debian 13 machines' version forms: the installed (trixie) or unstable release's own version when UP
+# is theirs, else a patch release repacked from the installed one: UP with Debian's upstream suffix and
+# revision 1 (26.1.6+dfsg1-1, 1.7.25~ds1-1), above every 26.1.5+dfsg1-* and below 28.5.2+dfsg4-*.
+debian13_version() {
+  local pkg=$1 up=$2 v installed=""
+  for v in "${TRIXIE_SET[@]}" "${SID_SET[@]}"; do
+    [ "${v%%=*}" = "$pkg" ] || continue
+    [ "$(debian_upstream "${v#*=}")" = "$up" ] && { echo "${v#*=}"; return 0; }
+  done
+  for v in "${TRIXIE_SET[@]}"; do [ "${v%%=*}" = "$pkg" ] && installed=${v#*=}; done
+  [ -n "$installed" ] || die "not a package of the trixie set: $pkg"
+  [[ $up =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "not an upstream version: $up"
+  v=${installed#*:}; v=${v%-*}
+  echo "$up${v#"$(debian_upstream "$installed")"}-1"
+}

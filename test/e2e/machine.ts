@@ -7,30 +7,44 @@ import { ROOT, type Identity } from "./helpers.js";
 
 export const MACHINE = join(ROOT, "scripts/machine.sh");
 
+/** The machines' flavors: Docker's .deb set on Debian 12, Docker's rpm set on Debian 12, Debian 13's own packages. */
+export type Flavor = "deb" | "rpm" | "trixie";
+
 /** Docker's version forms, as the testbed builds them: asked of it (scripts/testbed/versions.sh), never written twice. */
 const versions = new Map<string, string>();
-const versionOf = (pkg: string, up: string, rpm = false): string => {
-  const key = `${pkg} ${up} ${rpm}`;
-  if (!versions.has(key)) versions.set(key, execaSync("bash", [MACHINE, "version", pkg, up, ...(rpm ? ["--rpm"] : [])]).stdout.trim());
+const versionOf = (pkg: string, up: string, flavor: Flavor = "deb"): string => {
+  const key = `${pkg} ${up} ${flavor}`;
+  if (!versions.has(key)) versions.set(key, execaSync("bash", [MACHINE, "version", pkg, up, ...(flavor === "deb" ? [] : [`--${flavor}`])]).stdout.trim());
   return versions.get(key)!;
 };
 export const CE = (up: string) => versionOf("docker-ce", up);
 export const CONTAINERD = (up: string) => versionOf("containerd.io", up);
 /** ...and of Docker's rpm packages (EL9). */
-export const CE_RPM = (up: string) => versionOf("docker-ce", up, true);
-export const CONTAINERD_RPM = (up: string) => versionOf("containerd.io", up, true);
-export const CLI_RPM = (up: string) => versionOf("docker-ce-cli", up, true);
+export const CE_RPM = (up: string) => versionOf("docker-ce", up, "rpm");
+export const CONTAINERD_RPM = (up: string) => versionOf("containerd.io", up, "rpm");
+export const CLI_RPM = (up: string) => versionOf("docker-ce-cli", up, "rpm");
+/**
+ * ...and of Debian's own packages on a trixie machine (docker.io, docker-cli, containerd, runc, tini,
+ * tini-static): the installed release's or unstable's real version (DEBIAN13("docker.io", "28.5.2") is
+ * 28.5.2+dfsg4-5), else a repack's (DEBIAN13("docker.io", "26.1.6") is 26.1.6+dfsg1-1).
+ * @public
+ */
+export const DEBIAN13 = (pkg: string, up: string) => versionOf(pkg, up, "trixie");
 
-/** One machine of the testbed: Debian 12 booted by systemd-nspawn, systemd as PID 1, Docker's packages. */
+/** One machine of the testbed: Debian 12 (or 13) booted by systemd-nspawn, systemd as PID 1, an engine from packages. */
 export class Machine {
-  /** `rpm`: Docker's rpm packages installed by dnf from a local repository instead of the .deb set. */
+  /**
+   * `rpm`: Docker's rpm packages installed by dnf from a local repository instead of the .deb set.
+   * `trixie`: Debian 13 with Debian's own docker.io 26.1, its repository serving unstable's real 28.5 on
+   * `repo("docker.io=28.5.2")` (with containerd 2.1, runc 1.3, docker-cli 28.5 and tini-static).
+   */
   constructor(
     readonly name: string,
-    readonly flavor: "deb" | "rpm" = "deb",
+    readonly flavor: Flavor = "deb",
   ) {}
 
   async up(): Promise<void> {
-    await execa("bash", [MACHINE, "up", this.name, ...(this.flavor === "rpm" ? ["--rpm"] : [])], { stdio: "inherit" });
+    await execa("bash", [MACHINE, "up", this.name, ...(this.flavor === "deb" ? [] : [`--${this.flavor}`])], { stdio: "inherit" });
   }
 
   /** Pulls the plug (every process ends at once); `up()` boots the same disk again. */
@@ -82,7 +96,7 @@ export class Machine {
     return { exitCode: r.exitCode ?? -1, report, stderr: String(r.stderr) };
   }
 
-  /** deb: "VERSION STATUS" as dpkg-query says; rpm: every [EPOCH:]VERSION-RELEASE rpm records, comma-separated. */
+  /** deb, trixie: "VERSION STATUS" as dpkg-query says; rpm: every [EPOCH:]VERSION-RELEASE rpm records, comma-separated. */
   async version(pkg: string): Promise<string> {
     if (this.flavor === "rpm") {
       const r = await this.exec(["rpm", "-q", "--qf", "%{EPOCH}:%{VERSION}-%{RELEASE}\\n", pkg]);
@@ -184,7 +198,7 @@ export function pinger(socketPath: string, intervalMs = 20): { stop: () => Promi
  * One machine per test: `boot(name, port, ...releases)` starts it afresh with the standard containers
  * (web on 127.0.0.1:port) and the given releases in its repository; it is torn down after the test.
  */
-export function bootEach(flavor: "deb" | "rpm" = "deb"): (name: string, port: number, ...releases: string[]) => Promise<Machine> {
+export function bootEach(flavor: Flavor = "deb"): (name: string, port: number, ...releases: string[]) => Promise<Machine> {
   let current: Machine | null = null;
   afterEach(async () => {
     await current?.down();
