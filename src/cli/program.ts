@@ -56,11 +56,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const configOpt = () => new Option("-c, --config <file>", "config file (YAML)");
   const jsonOpt = () => new Option("--json", "print the result as JSON on stdout (logs stay on stderr)");
 
-  const upgrade = async (opts: Common & { dryRun?: boolean; to?: string }) => {
+  const upgrade = async (opts: Common & { dryRun?: boolean; to?: string; allowRestart?: boolean }) => {
     const { world } = await setup(opts);
     const { sessionCommand } = await import("./commands/upgrade.js");
     const { printReport, printResult } = await output();
-    const reports = await sessionCommand(world, { command: "upgrade", dryRun: opts.dryRun === true, to: opts.to });
+    const reports = await sessionCommand(world, { command: "upgrade", dryRun: opts.dryRun === true, to: opts.to, allowRestart: opts.allowRestart === true });
     const last = reports.at(-1)!;
     if (opts.json) printResult(true, reports.length === 1 ? last : reports, "");
     else for (const r of reports) printReport(false, r);
@@ -72,18 +72,27 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("one live upgrade now: preflight, snapshot, download, install, restart, verify, report")
     .option("-n, --dry-run", "everything up to the stop, read-only: versions, plan, checks, snapshot")
     .option("--to <version>", "target this version: exact (5:24.0.9-1~debian.12~bookworm) or upstream (24.0.9)")
+    .option("--allow-restart", "a MAJOR.MINOR jump (which live restore cannot carry) by planned container restarts, for this run")
     .addOption(configOpt())
     .addOption(jsonOpt())
-    .addHelpText("after", "\nOnly patch releases of the installed MAJOR.MINOR are allowed; anything else exits 3.")
+    .addHelpText(
+      "after",
+      "\nPatch releases of the installed MAJOR.MINOR: live restore keeps every container running.\n" +
+        "A MAJOR.MINOR jump is refused (exit 3) unless --allow-restart (or upgrade.beyondPatch: restart):\n" +
+        "then the containers that run are stopped (their own stop timeouts, compose dependents first), the\n" +
+        "packages upgraded, and the containers started again in order, each waited for and checked against\n" +
+        "its recorded configuration; on failure the previous versions come back and the containers with them.",
+    )
     .action(upgrade);
 
   program
     .command("plan")
     .description("alias of `upgrade --dry-run`")
     .option("--to <version>", "target this version instead of the newest patch release")
+    .option("--allow-restart", "plan a MAJOR.MINOR jump by planned container restarts")
     .addOption(configOpt())
     .addOption(jsonOpt())
-    .action((opts: Common & { to?: string }) => upgrade({ ...opts, dryRun: true }));
+    .action((opts: Common & { to?: string; allowRestart?: boolean }) => upgrade({ ...opts, dryRun: true }));
 
   program
     .command("recover")

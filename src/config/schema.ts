@@ -102,6 +102,15 @@ export const configSchema = z.strictObject({
       order: z.enum(["staged", "stop-first"]).default("staged"),
       downtimeBudget: duration("90s"),
       settle: duration("15s"),
+      /** A MAJOR.MINOR jump (live restore cannot carry it): refused (exit 3), or made by planned container restarts. */
+      beyondPatch: z.enum(["refuse", "restart"]).default("refuse"),
+      /** The planned-restart path: how long each started container has to be ready, and how long "up and steady" lasts without a health check. */
+      restart: z
+        .strictObject({
+          readyTimeout: duration("2m"),
+          steady: duration("3s"),
+        })
+        .prefault({}),
       rollbackOn: z
         .strictObject({
           restarted: z.boolean().default(true),

@@ -88,11 +88,26 @@ export function hostsOnSeries(state: GroupState, series: string): string[] {
 /** Whether a policy stages its rollouts (canaries, several batches or a soak) rather than letting every host go at once. */
 const staged = (policy: RolloutPolicy): boolean => policy.canaries.length > 0 || policy.batches.length > 1 || policy.soakMs > 0;
 
+/** A MAJOR.MINOR jump's rollout soaks at least this long after its first host, whatever the policy. */
+export const JUMP_SOAK_MS = 30 * 60_000;
+
 /**
  * A rollout's plan over the hosts on its series, the host starting it, and the configured canaries the
  * group has no record of yet (a fresh group: they still go first; `fleet forget` takes a misnamed one out).
+ * A rollout that jumps MAJOR.MINOR (its starting host is on another series: planned container restarts)
+ * takes the cautious road whatever the policy: that host alone first, every other host after it reached
+ * the release and soaked (at least JUMP_SOAK_MS).
  */
 export function newRollout(state: GroupState, req: { host: string; series: string; release: string; now: string }, policy: RolloutPolicy): Rollout {
+  const on = state.hosts[req.host];
+  const from = on ? recordRelease(on) : null;
+  if (from !== null && seriesOfRelease(from) !== req.series) {
+    return { series: req.series, release: req.release, setBy: req.host, at: req.now, batches: [[req.host]], soakMs: Math.max(policy.soakMs, JUMP_SOAK_MS), late: "after" };
+  }
+  return liveRollout(state, req, policy);
+}
+
+function liveRollout(state: GroupState, req: { host: string; series: string; release: string; now: string }, policy: RolloutPolicy): Rollout {
   const unseenCanaries = policy.canaries.filter((c) => !(c in state.hosts));
   const hosts = [...new Set([...hostsOnSeries(state, req.series), req.host, ...unseenCanaries])];
   return { series: req.series, release: req.release, setBy: req.host, at: req.now, batches: planBatches(hosts, policy), soakMs: policy.soakMs, ...(staged(policy) ? { late: "after" as const } : {}) };

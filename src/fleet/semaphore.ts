@@ -91,7 +91,11 @@ export function decide(state: GroupState, alive: ReadonlySet<string>, req: SlotR
 
   let rollout = state.rollouts[series];
   let started: GroupState | null = null;
-  if (!rollout || (compareReleases(req.release, rollout.release) > 0 && rolloutFinished(state, rollout))) {
+  const failed = rollout?.failedOn;
+  if (rollout && failed && compareReleases(req.release, rollout.release) === 0) {
+    return { kind: "halted", halt: { host: failed.host, runId: failed.runId, at: failed.at, kind: "failed", reason: `the MAJOR.MINOR jump to ${rollout.release} failed on ${failed.host} (${failed.reason}): no host of the group jumps to it; a newer release starts a new rollout` } };
+  }
+  if (!rollout || (compareReleases(req.release, rollout.release) > 0 && (rolloutFinished(state, rollout) || failed !== undefined))) {
     rollout = newRollout(state, { host: req.host, series, release: req.release, now: req.now }, req.policy);
     started = { ...state, rollouts: { ...state.rollouts, [series]: rollout } };
   } else if (compareReleases(req.release, rollout.release) > 0) {
@@ -135,6 +139,17 @@ const hostRecord = (req: Omit<ReleaseRequest, "lease">, before: HostRecord | und
   return { ...before, version: req.version, ...(release ? { release } : {}), runId: req.runId, outcome: req.outcome, at: req.now, seen: req.now };
 };
 
+/**
+ * A failed run of a MAJOR.MINOR jump (the host is still, or again, on another series than the
+ * rollout's): the rollout records it, and no other host of the group jumps to that release.
+ */
+function jumpFailed(state: GroupState, req: Omit<ReleaseRequest, "lease">, series: string | undefined): GroupState["rollouts"] {
+  const rollout = series !== undefined ? state.rollouts[series] : undefined;
+  const now = releaseOfPackage(req.version);
+  if (req.ok || !rollout || series === undefined || now === null || seriesOfRelease(now) === series || rollout.failedOn) return state.rollouts;
+  return { ...state.rollouts, [series]: { ...rollout, failedOn: { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now } } };
+}
+
 /** Gives the slot back; a healthy run lifts a halt that took it for lost; a failed run halts the group with the host, the run and the reason (queued behind a halt already in force). */
 export function release(state: GroupState, req: ReleaseRequest): GroupState {
   // a healthy end lifts the halt another host set when it took this run for lost (its lease lapsed mid-run)
@@ -142,6 +157,7 @@ export function release(state: GroupState, req: ReleaseRequest): GroupState {
   return {
     ...state,
     ...halts,
+    rollouts: jumpFailed(state, req, state.holders.find((h) => h.lease === req.lease)?.series),
     holders: state.holders.filter((h) => h.lease !== req.lease),
     hosts: { ...state.hosts, [req.host]: hostRecord(req, state.hosts[req.host]) },
   };
@@ -160,6 +176,7 @@ export function settleRun(state: GroupState, req: Omit<ReleaseRequest, "lease">)
   return {
     ...state,
     ...halts,
+    rollouts: jumpFailed(state, req, state.holders.find((h) => h.runId === req.runId)?.series),
     holders: state.holders.filter((h) => h.runId !== req.runId),
     hosts: { ...state.hosts, [req.host]: hostRecord(req, state.hosts[req.host]) },
   };

@@ -1,6 +1,6 @@
 import type { InstalledPackage, PackageTarget, SimulatedChange } from "../ports/packages.js";
 import type { CheckResult } from "../report/report.js";
-import { checkJump, patchCandidates, resolveTarget } from "./target.js";
+import { checkJump, patchCandidates, resolveTarget, type UpgradePath } from "./target.js";
 import { enginePackages, KNOWN_BAD_UPSTREAM, knownPackages, roleOf } from "./roles.js";
 import type { VersionScheme } from "../versions/scheme.js";
 import { releaseOfPackage } from "../fleet/rollout.js";
@@ -21,6 +21,8 @@ export interface UpgradePlan {
   /** The versions installed now of every package that changes: what a rollback puts back. */
   previous: PackageTarget[];
   restartContainerd: boolean;
+  /** live: the containers ride on live restore; restart: a MAJOR.MINOR jump, by planned container restarts. */
+  path: UpgradePath;
 }
 
 export interface PackageSelection {
@@ -58,7 +60,7 @@ export function selectPackages(
 }
 
 export type Resolution =
-  | { kind: "target"; targets: PackageTarget[]; engineTarget: string; check: CheckResult }
+  | { kind: "target"; targets: PackageTarget[]; engineTarget: string; check: CheckResult; path: UpgradePath }
   | { kind: "up-to-date"; check: CheckResult }
   | { kind: "refused"; check: CheckResult };
 
@@ -75,17 +77,22 @@ export function followEngine(scheme: VersionScheme, engineTarget: string, versio
   return newest(versions.filter((v) => bare(v) === bare(engineTarget))) ?? newest(versions.filter((v) => scheme.upstream(v) === scheme.upstream(engineTarget)));
 }
 
-/** The engine's target and each companion's: engine-family follows the engine, containerd/runc take their newest patch. */
+/**
+ * The engine's target and each companion's: engine-family follows the engine, containerd/runc take
+ * their newest patch (on the planned-restart path: their newest release, never an older one).
+ */
 export function resolveTargets(
   scheme: VersionScheme,
   selection: PackageSelection & { engine: InstalledPackage },
   available: Record<string, string[]>,
   to: string | undefined,
   deny: readonly string[],
+  beyond = false,
 ): Resolution {
   const engine = selection.engine;
   const allDeny = [...KNOWN_BAD_UPSTREAM, ...deny];
-  const res = resolveTarget({ scheme, installed: engine.version, available: available[engine.name] ?? [], to, deny: allDeny });
+  const res = resolveTarget({ scheme, installed: engine.version, available: available[engine.name] ?? [], to, deny: allDeny, beyond });
+  const path: UpgradePath = res.kind === "target" ? res.path : "live";
   if (res.kind === "refused") return { kind: "refused", check: fail("target", res.reason) };
   const targets: PackageTarget[] = [];
   const engineTarget = res.version;
@@ -98,7 +105,7 @@ export function resolveTargets(
     if (role === "engine-family") {
       version = followEngine(scheme, engineTarget, versions);
     } else if (role === "containerd" || role === "runc") {
-      version = patchCandidates({ scheme, installed: p.version, available: versions, deny: [] })[0];
+      version = path === "restart" ? [...versions].sort((a, b) => scheme.compare(b, a))[0] : patchCandidates({ scheme, installed: p.version, available: versions, deny: [] })[0];
     }
     if (version !== undefined && scheme.compare(version, p.version) > 0) targets.push({ name: p.name, version });
   }
@@ -106,7 +113,7 @@ export function resolveTargets(
   const leftAlone = plugins.length ? `; left as they are: ${plugins.join(", ")} (client plugins: no running container depends on them)` : "";
   if (!targets.length) return { kind: "up-to-date", check: pass("target", `${res.note}${leftAlone}`) };
   const message = `${targets.map((t) => `${t.name} ${t.version}`).join(", ")} (${res.kind === "target" ? res.note : "engine up to date; companions have patch releases"})${leftAlone}`;
-  return { kind: "target", targets, engineTarget, check: pass("target", message) };
+  return { kind: "target", targets, engineTarget, check: pass("target", message), path };
 }
 
 /**
@@ -118,32 +125,45 @@ export function buildOfRelease(scheme: VersionScheme, installed: string, availab
   return builds[0] ?? null;
 }
 
-/** Every change the package manager would make must obey its role's live-restore rule. */
-export function judgeSimulation(scheme: VersionScheme, changes: readonly SimulatedChange[], targets: readonly PackageTarget[]): CheckResult[] {
+/**
+ * Every change the package manager would make must obey its role's live-restore rule; on the
+ * planned-restart path (no container runs across the restart) only: never a downgrade.
+ */
+export function judgeSimulation(scheme: VersionScheme, changes: readonly SimulatedChange[], targets: readonly PackageTarget[], path: UpgradePath = "live"): CheckResult[] {
   const out: CheckResult[] = [];
-  const removed = changes.filter((c) => c.action === "remove");
+  // a jump's new dependencies may replace a helper package (Debian: tini-static replaces tini); a
+  // Docker package removed, or anything on the live path, is a conflict to resolve by hand
+  const replaced = path === "restart" ? changes.filter((c) => c.action === "remove" && c.from !== null && roleOf(c.name) === null) : [];
+  const removed = changes.filter((c) => c.action === "remove" && !replaced.includes(c));
   if (removed.length) {
     out.push(fail("simulation", `the package manager would remove ${removed.map((c) => c.name).join(", ")}; resolve the conflict by hand first`));
+  }
+  if (replaced.length) {
+    out.push(pass("replaced-packages", `${replaced.map((c) => `${c.name} ${c.from}`).join(", ")} removed by the new release's dependencies; a rollback installs ${replaced.length === 1 ? "it" : "them"} again`, "warning"));
   }
   const missing = targets.filter((t) => !changes.some((c) => c.name === t.name && c.to === t.version));
   if (missing.length) {
     out.push(fail("simulation", `the package manager would not install ${missing.map((t) => `${t.name}=${t.version}`).join(", ")}`));
   }
   if (!removed.length && !missing.length) {
-    out.push(pass("simulation", `${changes.length} package change(s): ${changes.map((c) => `${c.name} ${c.from ?? "(new)"} -> ${c.to}`).join(", ")}`));
+    out.push(pass("simulation", `${changes.length} package change(s): ${changes.map((c) => `${c.name} ${c.from ?? "(new)"} -> ${c.to ?? "(removed)"}`).join(", ")}`));
   }
   for (const c of changes) {
     if (c.action === "remove" || c.from === null || c.to === null) continue;
     const role = roleOf(c.name);
     if (role === null) continue;
-    const verdict = checkJump(scheme, role, c.from, c.to);
+    const live = checkJump(scheme, role, c.from, c.to);
+    const down = scheme.compare(c.to, c.from) < 0;
+    const verdict =
+      path === "restart" && !live.ok && !down ? { ok: true, message: `${c.from} -> ${c.to}: beyond live restore, taken by planned container restarts (${live.message})` } : live;
     out.push({ name: role === "engine" ? "patch-only" : `patch-only:${c.name}`, ok: verdict.ok, message: verdict.message, level: "error" });
   }
   return out;
 }
 
-export function buildPlan(engine: { name: string; from: string; to: string }, changes: readonly SimulatedChange[], targets: PackageTarget[]): UpgradePlan {
+export function buildPlan(engine: { name: string; from: string; to: string }, changes: readonly SimulatedChange[], targets: PackageTarget[], path: UpgradePath = "live"): UpgradePlan {
   return {
+    path,
     engine,
     changes: changes.map((c) => ({ name: c.name, from: c.from, to: c.to })),
     targets,

@@ -15,6 +15,8 @@ const ROLES: Record<string, PackageRole> = {
   // RHEL, CentOS, Amazon Linux: the distribution's engine package (on Debian "docker" was another program)
   docker: "engine",
   "docker-ce-cli": "engine-family",
+  // Debian 13 and later: the CLI split out of docker.io, same version
+  "docker-cli": "engine-family",
   "docker-ce-rootless-extras": "engine-family",
   "moby-cli": "engine-family",
   "containerd.io": "containerd",

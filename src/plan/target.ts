@@ -8,8 +8,11 @@ import {
 import type { PackageRole } from "./roles.js";
 import { isSemverPrerelease, patchStep } from "../versions/semver-rule.js";
 
+/** How the containers cross the upgrade: kept by live restore (patch releases), or stopped and started again (a MAJOR.MINOR jump, opted in). */
+export type UpgradePath = "live" | "restart";
+
 export type TargetResolution =
-  | { kind: "target"; version: string; note: string }
+  | { kind: "target"; version: string; note: string; path: UpgradePath }
   | { kind: "up-to-date"; version: string; note: string }
   | { kind: "refused"; reason: string };
 
@@ -22,6 +25,8 @@ export interface TargetRequest {
   to?: string | undefined;
   /** Upstream versions never to select (known restore bugs, operator's list). */
   deny: readonly string[];
+  /** A MAJOR.MINOR jump may be targeted (upgrade.beyondPatch: restart, or --allow-restart): the planned-restart path. */
+  beyond?: boolean;
 }
 
 const descending = (scheme: VersionScheme, versions: readonly string[]): string[] =>
@@ -53,6 +58,20 @@ export function patchCandidates(req: Omit<TargetRequest, "to">): string[] {
   return descending(scheme, req.available).filter((v) => patchStep(from, scheme.upstream(v), { allowPrerelease }).ok && denied(scheme, v, deny) === undefined);
 }
 
+/**
+ * Releases of a newer MAJOR.MINOR than the installed one, newest first: no pre-releases, nothing on the
+ * deny-list (a jump is never a downgrade, nor a step back to an older series).
+ */
+export function jumpCandidates(req: Omit<TargetRequest, "to">): string[] {
+  const { scheme, installed, deny } = req;
+  const from = seriesOf(scheme, installed);
+  if (!from) return [];
+  return descending(scheme, req.available).filter((v) => {
+    const r = seriesOf(scheme, v);
+    return r !== null && (r.major > from.major || (r.major === from.major && r.minor > from.minor)) && !isSemverPrerelease(scheme.upstream(v)) && denied(scheme, v, deny) === undefined;
+  });
+}
+
 /** Picks the engine's target: the newest patch release of the installed MAJOR.MINOR, or what `--to` names. */
 export function resolveTarget(req: TargetRequest): TargetResolution {
   const { scheme, installed } = req;
@@ -64,12 +83,20 @@ export function resolveTarget(req: TargetRequest): TargetResolution {
     ? `allowed in ${seriesName}: ${candidates.slice(0, 5).join(", ")}`
     : `no other ${seriesName} release is available`;
 
+  const jumps = jumpCandidates(req);
+  const newer = jumps[0];
+  const newerSeries = newer !== undefined ? formatSeries(seriesOf(scheme, newer)!) : null;
   if (req.to === undefined) {
+    if (req.beyond && newer !== undefined) {
+      return { kind: "target", version: newer, note: `newest release, of ${newerSeries}: a MAJOR.MINOR jump from ${seriesName}, made by planned container restarts`, path: "restart" };
+    }
+    // a newer series is said, never taken without the opt-in
+    const hint = newer !== undefined ? `; ${newer} (${newerSeries}) is a MAJOR.MINOR jump, taken only with --allow-restart or upgrade.beyondPatch: restart` : "";
     const newest = candidates[0];
     if (newest === undefined || scheme.compare(newest, installed) <= 0) {
-      return { kind: "up-to-date", version: installed, note: `${installed} is the newest ${seriesName} release available` };
+      return { kind: "up-to-date", version: installed, note: `${installed} is the newest ${seriesName} release available${hint}` };
     }
-    return { kind: "target", version: newest, note: `newest ${seriesName} patch release` };
+    return { kind: "target", version: newest, note: `newest ${seriesName} patch release${hint}`, path: "live" };
   }
 
   const to = req.to.trim();
@@ -92,7 +119,11 @@ export function resolveTarget(req: TargetRequest): TargetResolution {
     chosen = matches[0]!;
   }
   const rule = checkJump(scheme, "engine", installed, chosen);
-  if (!rule.ok) return { kind: "refused", reason: `${rule.message}; ${allowed}` };
+  const jump = !rule.ok && jumps.includes(chosen);
+  if (!rule.ok && !(jump && req.beyond)) {
+    const how = jump ? "; to take it by planned container restarts: --allow-restart (or upgrade.beyondPatch: restart)" : "";
+    return { kind: "refused", reason: `${rule.message}${how}; ${allowed}` };
+  }
   const bad = denied(scheme, chosen, req.deny);
   if (bad !== undefined) {
     return { kind: "refused", reason: `${chosen} is on the deny-list (${bad}: known live-restore bug); ${allowed}` };
@@ -100,7 +131,9 @@ export function resolveTarget(req: TargetRequest): TargetResolution {
   if (scheme.compare(chosen, installed) === 0) {
     return { kind: "up-to-date", version: installed, note: `${installed} is already installed` };
   }
-  return { kind: "target", version: chosen, note: "requested with --to" };
+  return jump
+    ? { kind: "target", version: chosen, note: `requested with --to: a MAJOR.MINOR jump from ${seriesName}, made by planned container restarts`, path: "restart" }
+    : { kind: "target", version: chosen, note: "requested with --to", path: "live" };
 }
 
 export interface JumpVerdict {

@@ -32,6 +32,28 @@ export interface ContainerState {
   ports: string;
   networks: string[];
   logDriver: string;
+  /** What a planned restart must bring back as it was (absent in journals of earlier versions). */
+  spec?: ContainerSpec;
+  /** The json-file/local log's path on the host (its growth is the container's log rate); "" when none. */
+  logPath?: string;
+  /** Config.StopTimeout (seconds); null: the engine's default (10 s). */
+  stopTimeout?: number | null;
+  /** The container has a health check (its image's or its own). */
+  healthcheck?: boolean;
+}
+
+/** A container's configuration as a planned restart must keep it: compared before and after, field by field. */
+export interface ContainerSpec {
+  /** The image's ID (sha256:...), not its name: a retagged image is another image. */
+  imageId: string;
+  /** Entrypoint and Cmd, as JSON. */
+  command: string;
+  env: string[];
+  /** "TYPE:SOURCE->DESTINATION:rw|ro", sorted. */
+  mounts: string[];
+  networkMode: string;
+  restartPolicy: string;
+  labels: Record<string, string>;
 }
 
 export interface DockerPort {
@@ -42,4 +64,8 @@ export interface DockerPort {
   listContainerIds(): Promise<string[]>;
   /** null when the container no longer exists. */
   inspect(id: string): Promise<ContainerState | null>;
+  /** `POST /containers/ID/stop` with the container's own stop timeout; already stopped is fine. */
+  stopContainer(id: string, stopTimeoutS: number): Promise<void>;
+  /** `POST /containers/ID/start`; already running is fine. */
+  startContainer(id: string): Promise<void>;
 }

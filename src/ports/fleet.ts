@@ -55,6 +55,8 @@ export interface Rollout {
    * last batch (all at once).
    */
   late?: "after";
+  /** A MAJOR.MINOR jump's rollout failed on a host: no other host jumps to this release (a newer one starts a new rollout). */
+  failedOn?: { host: string; runId: string; reason: string; at: string };
 }
 
 export interface GroupState {

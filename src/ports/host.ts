@@ -23,4 +23,6 @@ export interface HostPort {
    * flushed while dockerd still serves, not by the new dockerd's first overlay mount inside the window.
    */
   flushFilesystem(path: string): Promise<void>;
+  /** Each file's size in bytes (null: absent or unreadable): a container log's growth is its log rate. */
+  fileSizes(paths: readonly string[]): Promise<(number | null)[]>;
 }

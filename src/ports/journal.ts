@@ -18,6 +18,20 @@ export type JournalState =
   | "verified" //       the forward run passed its verification
   | "done";
 
+/**
+ * The planned-restart path. Its phase is written before each act, so that recovery starts again every
+ * container that ran, whatever a crash interrupted: a stop half done, a start half done.
+ */
+export interface PlannedRestart {
+  /** The containers that ran, level by level in start order (compose dependencies first); stopped in reverse. */
+  levels: string[][];
+  /** running: none stopped yet; stopping, stopped, starting; started: every one running again and ready. */
+  phase: "running" | "stopping" | "stopped" | "starting" | "started";
+  /** When each was stopped, and when it was ready again (epoch ms): its outage. */
+  stoppedAt: Record<string, number>;
+  readyAt: Record<string, number>;
+}
+
 /** Which way the run goes: to the target versions, or back to the previous ones. */
 export type Direction = "forward" | "undo";
 
@@ -54,6 +68,8 @@ export interface Journal {
   engineOptions: Pick<EngineInfo, "driver" | "dockerRootDir" | "cgroupDriver"> | null;
   /** The run took a fleet slot: whoever finishes the run gives it back, or halts the group. */
   fleetSlot: boolean;
+  /** A MAJOR.MINOR jump: the containers it stops and starts again (absent: live restore carries them). */
+  restart?: PlannedRestart;
   transitions: { state: JournalState; direction: Direction; at: string }[];
 }
 

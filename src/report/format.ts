@@ -19,6 +19,7 @@ export function formatReport(r: RunReport): string {
     out.push("", "packages:");
     for (const p of r.packages) out.push(`  ${p.name.padEnd(28)} ${p.from ?? "(none)"} -> ${p.to ?? "(removed)"}`);
   }
+  if (r.path === "restart") out.push("", "path: planned restarts (a MAJOR.MINOR jump live restore cannot carry: the containers that run are stopped and started again)");
   if (r.checks.length) {
     out.push("", "checks:");
     for (const c of r.checks) out.push(`  [${mark(c.ok, c.level)}] ${c.name.padEnd(22)} ${c.message}`);
@@ -33,8 +34,9 @@ export function formatReport(r: RunReport): string {
     out.push(
       "",
       `containers: ${c.before} before, ${c.after} after: ${c.unchanged.length} unchanged, ${c.restarted.length} restarted, ` +
-        `${c.missing.length} missing, ${c.changed.length} changed, ${c.new.length} new`,
+        `${c.missing.length} missing, ${c.changed.length} changed, ${c.new.length} new${c.planned ? `, ${c.planned.length} restarted as planned` : ""}`,
     );
+    if (c.planned) out.push(`  ${c.planned.length} restarted as planned: running again, same Id and configuration`);
     for (const x of c.restarted) out.push(`  restarted ${x.name} (${x.id.slice(0, 12)})`);
     for (const x of c.missing) out.push(`  missing   ${x.name} (${x.id.slice(0, 12)})`);
     for (const x of c.changed) out.push(`  changed   ${x.name} (${x.id.slice(0, 12)}): ${x.what}`);
@@ -42,6 +44,14 @@ export function formatReport(r: RunReport): string {
     out.push("", `containers (${r.snapshot.length}):`);
     for (const s of r.snapshot) {
       out.push(`  ${s.id.slice(0, 12)} ${s.name.padEnd(24)} ${(s.paused ? "paused" : s.status).padEnd(8)} pid ${s.pid}`);
+    }
+  }
+  if (r.fates.length) {
+    out.push("", "container fates:");
+    for (const f of r.fates) {
+      const outage = f.outageMs !== null ? `, out ${formatDuration(f.outageMs)}` : "";
+      out.push(`  ${f.name.padEnd(24)} ${f.fate}${outage}`);
+      for (const risk of f.risks) out.push(`  ${"".padEnd(24)}   - ${risk}`);
     }
   }
   if (r.probes.length) {

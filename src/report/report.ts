@@ -12,6 +12,21 @@ export interface ContainerDiff {
   missing: ContainerRef[];
   changed: (ContainerRef & { what: string })[];
   new: ContainerRef[];
+  /** The planned-restart path: stopped and started again by the run, with the same Id and configuration (not a failure). */
+  planned?: ContainerRef[];
+}
+
+/**
+ * A container's fate in a run, and what puts it at risk: kept by live restore, restarted as planned
+ * (with its outage: from its stop to ready again), left stopped, or lost to its own --rm.
+ */
+export interface ContainerFate {
+  id: string;
+  name: string;
+  fate: "kept" | "restarted" | "left-stopped" | "removed-by-stop";
+  risks: string[];
+  /** Restarted: from its stop to ready again (null until measured). */
+  outageMs: number | null;
 }
 
 /** deferred: nothing touched, try again later (no fleet slot in time). */
@@ -69,6 +84,10 @@ export interface RunReport {
   order: "staged" | "stop-first" | null;
   engineVersion: { before: string | null; after: string | null };
   snapshot: { id: string; name: string; status: string; pid: number; startedAt: string; paused: boolean }[];
+  /** How the containers cross the upgrade: "live" (live restore), "restart" (a MAJOR.MINOR jump by planned restarts); null before a plan. */
+  path: "live" | "restart" | null;
+  /** Each container's fate, its risks and (restarted) its outage. */
+  fates: ContainerFate[];
   /** A recovery: the run it finished or undid (null when there was none), what it found, the steps it took. */
   recovery: { runId: string | null; found: string; actions: string[] } | null;
   /** With a fleet: the group, how long the run waited for its slot, and the requests it made to the coordination service. */

@@ -33,6 +33,8 @@ export function emptyReport(id: string, command: RunReport["command"], startedAt
     order: null,
     engineVersion: { before: null, after: null },
     snapshot: [],
+    path: null,
+    fates: [],
     recovery: null,
     fleet: null,
     exitCode: EXIT.failed,

@@ -8,7 +8,8 @@ import { heldServices, installHeld } from "./install.js";
 import { packagesOf, type Step } from "./machine.js";
 import { observe } from "./observe.js";
 import { StepError } from "./steps.js";
-import { settleContainers, verifyAfterStart } from "./verify.js";
+import { diffFor, settleContainers, verifyAfterStart } from "./verify.js";
+import { startContainers, stopContainers } from "./containers.js";
 
 export const runNames = (ctx: MachineContext): string[] => [...new Set([...ctx.journal.target, ...ctx.journal.previous].map((t) => t.name))];
 
@@ -92,7 +93,7 @@ async function verify(ctx: MachineContext): Promise<void> {
 /** Going back: the containers compared with the snapshot once the previous build answers. */
 async function compare(ctx: MachineContext): Promise<void> {
   ctx.tried.compare++;
-  ctx.report.containers = await ctx.steps.run("compare", () => settleContainers(ctx.world, ctx.journal.snapshot, ctx.world.config.upgrade.settle));
+  ctx.report.containers = await ctx.steps.run("compare", () => settleContainers(ctx.world, ctx.journal.snapshot, ctx.world.config.upgrade.settle, diffFor(ctx.journal)));
 }
 
 async function restart(ctx: MachineContext): Promise<void> {
@@ -114,6 +115,10 @@ export async function perform(ctx: MachineContext, step: Step): Promise<void> {
       return startDaemon(ctx);
     case "restart":
       return restart(ctx);
+    case "stop-containers":
+      return stopContainers(ctx);
+    case "start-containers":
+      return startContainers(ctx);
     case "verify":
       return verify(ctx);
     case "compare":
@@ -121,6 +126,8 @@ export async function perform(ctx: MachineContext, step: Step): Promise<void> {
     case "turn-back":
       ctx.journal.direction = "undo";
       ctx.tried.start = 0;
+      ctx.tried.containersStop = 0;
+      ctx.tried.containersStart = 0;
       ctx.world.logger.warn({ why: step.why }, "recovery: going back to the previous versions");
       if (ctx.report.recovery) ctx.report.recovery.found += `; going back: ${step.why}`;
       return enter(ctx, ctx.journal.state);

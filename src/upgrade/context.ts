@@ -62,6 +62,12 @@ export function note(ctx: MachineContext, state: JournalState): void {
  */
 export async function enter(ctx: MachineContext, state: JournalState, options: { bestEffort?: boolean } = {}): Promise<void> {
   note(ctx, state);
+  await persist(ctx, options);
+}
+
+/** Writes the journal as it is in memory, with `enter`'s rules: forward it must land, back it is best effort. */
+export async function persist(ctx: MachineContext, options: { bestEffort?: boolean } = {}): Promise<void> {
+  const state = ctx.journal.state;
   try {
     await ctx.world.state.writeJournal(ctx.journal);
     ctx.journalBehind = null;

@@ -1,4 +1,4 @@
-import type { ContainerState } from "../ports/docker.js";
+import type { ContainerSpec, ContainerState } from "../ports/docker.js";
 import type { ContainerDiff, ContainerRef } from "../report/report.js";
 
 export type { ContainerDiff, ContainerRef } from "../report/report.js";
@@ -48,4 +48,46 @@ export function diffContainers(before: readonly ContainerState[], after: readonl
 /** A verdict the operator would call a loss: restarted, gone, stopped, or unpaused behind their back. */
 export function harmed(diff: ContainerDiff): number {
   return diff.restarted.length + diff.missing.length + diff.changed.length;
+}
+
+const FIELDS: (keyof ContainerSpec)[] = ["imageId", "command", "env", "mounts", "networkMode", "restartPolicy", "labels"];
+
+const text = (v: ContainerSpec[keyof ContainerSpec]): string => (typeof v === "string" ? v : JSON.stringify(v));
+
+/** What differs between two recorded configurations, one "field before -> after" each (long values shortened). */
+export function specChanges(before: ContainerSpec | undefined, after: ContainerSpec | undefined): string[] {
+  if (!before || !after) return [];
+  const short = (s: string) => (s.length > 80 ? `${s.slice(0, 77)}...` : s);
+  return FIELDS.filter((f) => text(before[f]) !== text(after[f])).map((f) => `${f} ${short(text(before[f]))} -> ${short(text(after[f]))}`);
+}
+
+/**
+ * The planned-restart path's verdict: each container the run stopped must run again with the same
+ * Id and configuration (a new Pid and StartedAt are the plan: `planned`, not `restarted`); each that
+ * did not run must still not run, as it was; none may be gone.
+ */
+export function diffPlanned(before: readonly ContainerState[], after: readonly ContainerState[], planned: ReadonlySet<string>): ContainerDiff {
+  const others = diffContainers(
+    before.filter((c) => !planned.has(c.id)),
+    after.filter((c) => !planned.has(c.id)),
+  );
+  const afterById = new Map(after.map((c) => [c.id, c]));
+  const beforeIds = new Set(before.map((c) => c.id));
+  const diff: ContainerDiff = { ...others, before: before.length, after: after.length, new: after.filter((c) => !beforeIds.has(c.id)).map((c) => ({ id: c.id, name: c.name })), planned: [] };
+  for (const b of before) {
+    if (!planned.has(b.id)) continue;
+    const ref = { id: b.id, name: b.name };
+    const a = afterById.get(b.id);
+    if (!a) {
+      diff.missing.push(ref);
+      continue;
+    }
+    const what: string[] = [];
+    if (!a.running) what.push(`not running again (status ${a.status})`);
+    what.push(...specChanges(b.spec, a.spec));
+    if (b.ports !== a.ports) what.push(`ports "${b.ports}" -> "${a.ports}"`);
+    if (what.length) diff.changed.push({ ...ref, what: what.join("; ") });
+    else diff.planned!.push(ref);
+  }
+  return diff;
 }

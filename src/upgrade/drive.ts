@@ -2,7 +2,8 @@ import type { RunResult } from "../ports/fleet.js";
 import { perform, runNames } from "./actions.js";
 import { enter, type MachineContext } from "./context.js";
 import { startDaemon } from "./daemon-cycle.js";
-import { LIMITS, nextStep, type Step } from "./machine.js";
+import { LIMITS, containersDown, nextStep, type Step } from "./machine.js";
+import { outages, startContainers } from "./containers.js";
 import { observe, twice } from "./observe.js";
 import { judge, type Judgement } from "./outcome.js";
 import { saveReport } from "./record.js";
@@ -25,6 +26,8 @@ async function onFailure(ctx: MachineContext, step: Step, err: unknown): Promise
     ctx.journal.direction = "undo";
     ctx.journal.failure = e;
     ctx.tried.start = 0;
+    ctx.tried.containersStop = 0;
+    ctx.tried.containersStart = 0;
     await enter(ctx, ctx.journal.state); // best effort now: the run goes back
   } else {
     ctx.undoErrors.push(`${e.step}: ${e.message}`);
@@ -75,6 +78,13 @@ async function guarantee(ctx: MachineContext): Promise<string[]> {
       await startDaemon(ctx, "safety-start");
     });
   }
+  // the planned-restart path: no container that ran is left stopped while dockerd answers
+  if (containersDown(ctx.journal) && (await twice(() => world.docker.ping(2_000).then(() => true)))) {
+    await guard(ctx, "start-containers", async () => {
+      ctx.bestEffortJournal = true;
+      await startContainers(ctx);
+    });
+  }
   const held = await guard(ctx, "holds", async () => {
     const want = ctx.journal.holds.after;
     if (!want.length) return;
@@ -112,6 +122,16 @@ function report(ctx: MachineContext, j: Judgement): void {
     r.hostState = `unchanged: nothing was stopped or installed; ${j.text}`;
   }
   r.daemonDowntimeMs = ctx.window.downtimeMs;
+  const planned = journal.restart;
+  if (planned) {
+    r.path = "restart";
+    const outage = outages(planned);
+    const known = new Map(journal.snapshot.map((c) => [c.id, c]));
+    // a recovery reports the fates from the journal: what the run planned
+    if (!r.fates.length) r.fates = journal.snapshot.map((c) => ({ id: c.id, name: c.name, fate: c.running ? "restarted" : "left-stopped", risks: [], outageMs: null }));
+    for (const f of r.fates) if (outage.has(f.id)) f.outageMs = outage.get(f.id) ?? null;
+    if (planned.phase === "running") for (const f of r.fates) if (f.fate === "restarted" && known.get(f.id)?.running) f.fate = "kept";
+  }
   r.engineVersion.after = ctx.view.engineVersion;
   const wentBack = journal.direction === "undo";
   if (wentBack && j.outcome !== "up-to-date" && r.outcome !== "refused") {

@@ -32,6 +32,9 @@ export interface Attempts {
   start: number;
   verify: number;
   compare: number;
+  /** The planned-restart path: stops and starts of the containers. */
+  containersStop: number;
+  containersStart: number;
 }
 
 export const LIMITS = {
@@ -39,9 +42,10 @@ export const LIMITS = {
   install: { target: 1, previous: 2 } as Record<PackageSet, number>,
   stop: 2,
   start: 2,
+  containers: 2,
 } as const;
 
-export const noAttempts = (): Attempts => ({ repair: 0, install: { target: 0, previous: 0 }, stop: 0, start: 0, verify: 0, compare: 0 });
+export const noAttempts = (): Attempts => ({ repair: 0, install: { target: 0, previous: 0 }, stop: 0, start: 0, verify: 0, compare: 0, containersStop: 0, containersStart: 0 });
 
 export type Step =
   | { kind: "repair" }
@@ -54,6 +58,10 @@ export type Step =
   | { kind: "verify" }
   /** Undo: compare the containers with the snapshot (nothing more can be undone). */
   | { kind: "compare" }
+  /** The planned-restart path: the containers that run are stopped before dockerd goes down. */
+  | { kind: "stop-containers" }
+  /** The planned-restart path: once dockerd answers on the set it goes to, the containers that ran start again, in order. */
+  | { kind: "start-containers" }
   /** Recovery only: the run cannot be finished forward without a new change to the host; go back instead. */
   | { kind: "turn-back"; why: string }
   | { kind: "done" };
@@ -96,8 +104,26 @@ export function runningSet(j: Journal, view: HostView, scheme: VersionScheme): P
   return "unknown";
 }
 
-/** The next step toward the journal's direction, from what the host shows. Pure. */
+/** The planned-restart path: containers of the run may be running under the answering dockerd (none stopped yet, or not all, or some started again). */
+const containersMayRun = (j: Journal): boolean => j.restart !== undefined && j.restart.phase !== "stopped";
+/** The planned-restart path: containers of the run were stopped (some, or all) and not all started again. */
+export const containersDown = (j: Journal): boolean => j.restart !== undefined && j.restart.phase !== "running" && j.restart.phase !== "started";
+
+/**
+ * The next step toward the journal's direction, from what the host shows. Pure. On the
+ * planned-restart path, no container of the run runs across a stop or restart of dockerd (stopped
+ * first, while dockerd can still stop them), and once dockerd answers every one that ran starts again.
+ */
 export function nextStep(j: Journal, view: HostView, tried: Attempts, scheme: VersionScheme, mode: Mode): Step {
+  const step = daemonStep(j, view, tried, scheme, mode);
+  const down = step.kind === "stop" || step.kind === "restart";
+  if (down && view.daemonUp && containersMayRun(j) && tried.containersStop < LIMITS.containers) return { kind: "stop-containers" };
+  const settled = step.kind === "verify" || step.kind === "compare" || step.kind === "done";
+  if (settled && view.daemonUp && containersDown(j) && tried.containersStart < LIMITS.containers) return { kind: "start-containers" };
+  return step;
+}
+
+function daemonStep(j: Journal, view: HostView, tried: Attempts, scheme: VersionScheme, mode: Mode): Step {
   const goal: PackageSet = j.direction === "forward" ? "target" : "previous";
   if (!view.consistent && tried.repair < LIMITS.repair) return { kind: "repair" };
   const atGoal = isAt(j, view, goal);

@@ -7,6 +7,8 @@ import { buildOfRelease, buildPlan, judgeSimulation, resolveTargets, selectPacka
 import { knownPackages, roleOf } from "../plan/roles.js";
 import type { World } from "./world.js";
 import { takeSnapshot } from "./snapshot.js";
+import { logRates, planFates } from "../restart/fates.js";
+import type { ContainerFate } from "../report/report.js";
 
 export interface PreflightResult {
   checks: CheckResult[];
@@ -19,17 +21,23 @@ export interface PreflightResult {
   snapshot: ContainerState[];
   /** The engine's installed packages the run manages (client plugins left out). */
   packages: string[];
+  /** Each container's fate in the planned run, and its risks. */
+  fates: ContainerFate[];
 }
+
+/** The down window a live upgrade is expected to take, for the log-pipe risk: the last run's, else this. */
+const EXPECTED_DOWN_MS = 3_000;
 
 
 /**
  * Every check before the stop, read-only. Each check is recorded whatever its verdict; the first
  * failing error-level check that makes later checks meaningless ends the preflight early.
  */
-export async function preflight(world: World, options: { to?: string | undefined; dryRun: boolean }): Promise<PreflightResult> {
+export async function preflight(world: World, options: { to?: string | undefined; dryRun: boolean; allowRestart?: boolean }): Promise<PreflightResult> {
   const { docker, packages, config } = world;
   const checks: CheckResult[] = [];
-  const result: PreflightResult = { checks, verdict: "refused", plan: null, engine: { package: null, from: null, to: null }, version: null, info: null, snapshot: [], packages: [] };
+  const result: PreflightResult = { checks, verdict: "refused", plan: null, engine: { package: null, from: null, to: null }, version: null, info: null, snapshot: [], packages: [], fates: [] };
+  const beyond = options.allowRestart === true || config.upgrade.beyondPatch === "restart";
   const refused = (): PreflightResult => ({ ...result, verdict: "refused" });
 
   try {
@@ -57,6 +65,10 @@ export async function preflight(world: World, options: { to?: string | undefined
   const names = config.packages.names === "auto" ? knownPackages(packages.scheme.name) : config.packages.names;
   // Read-only queries that do not depend on each other run together (apt-cache and dpkg-query take no lock).
   const [installed, audit, snapshot] = await Promise.all([packages.installed(names), packages.audit(), takeSnapshot(docker)]);
+  // the logs' sizes now and at the end of the preflight: each running container's log rate
+  const logged = snapshot.filter((c) => c.running && c.logPath);
+  const sizesAt = world.clock.now();
+  const sizes = await world.host.fileSizes(logged.map((c) => c.logPath!)).catch(() => logged.map(() => null));
   const selection = selectPackages(installed, config.packages.names, config.packages.engine, packages.scheme.name);
   checks.push(selection.check);
   if (!selection.engine) return refused();
@@ -100,9 +112,15 @@ export async function preflight(world: World, options: { to?: string | undefined
       return refused();
     }
   }
-  const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, to, config.packages.deny);
+  const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, to, config.packages.deny, beyond);
   checks.push(resolution.check);
   if (resolution.kind === "refused") return refused();
+  const path = resolution.kind === "target" ? resolution.path : "live";
+  if (path === "restart") {
+    // no container runs across the restart: live restore is not needed (nor relied on)
+    const at = checks.findIndex((c) => c.name === "live-restore");
+    checks[at] = pass("live-restore", `${info.liveRestoreEnabled ? "enabled" : "off"}; not needed on the planned-restart path (every running container is stopped before dockerd)`);
+  }
   // A target that failed here is not tried again by itself (only by name, with --to, or a newer release).
   if (resolution.kind === "target" && options.to === undefined) {
     const bad = badTargets(await world.state.reports(50)).find((b) => b.version === resolution.engineTarget);
@@ -119,7 +137,17 @@ export async function preflight(world: World, options: { to?: string | undefined
 
   result.snapshot = snapshot;
   checks.push(pass("snapshot", `${result.snapshot.length} containers (${result.snapshot.filter((c) => c.running).length} running)`));
-  checks.push(...containerHazards(result.version.version, result.snapshot));
+  if (path === "live") checks.push(...containerHazards(result.version.version, result.snapshot));
+  const rm = snapshot.filter((c) => c.running && c.autoRemove);
+  if (path === "restart" && rm.length) {
+    checks.push(fail("autoremove-containers", `${rm.map((c) => c.name).join(", ")} run with --rm: the planned restart's stop would remove them for good; stop them yourself, or recreate them without --rm, then run again`));
+  }
+  const measure = resolution.kind === "target" && path === "live" && logged.length > 0;
+  const waited = world.clock.now() - sizesAt;
+  if (measure && waited < 1_000) await world.clock.sleep(1_000 - waited);
+  const rates = measure ? logRates(logged.map((c) => c.id), sizes, await world.host.fileSizes(logged.map((c) => c.logPath!)).catch(() => logged.map(() => null)), world.clock.now() - sizesAt) : new Map<string, number>();
+  const lastDown = (await world.state.reports(10).catch(() => [])).find((r) => r.daemonDowntimeMs !== null && r.path !== "restart")?.daemonDowntimeMs;
+  result.fates = planFates(snapshot, { path, logRates: rates, expectedDownMs: lastDown ?? EXPECTED_DOWN_MS, steadyMs: config.upgrade.restart.steady });
 
   if (resolution.kind === "up-to-date") {
     result.engine.to = engine.version;
@@ -133,8 +161,8 @@ export async function preflight(world: World, options: { to?: string | undefined
     return null;
   });
   if (!changes) return refused();
-  checks.push(...judgeSimulation(packages.scheme, changes, resolution.targets));
-  const plan = buildPlan({ name: engine.name, from: engine.version, to: result.engine.to }, changes, resolution.targets);
+  checks.push(...judgeSimulation(packages.scheme, changes, resolution.targets, path));
+  const plan = buildPlan({ name: engine.name, from: engine.version, to: result.engine.to }, changes, resolution.targets, path);
   result.plan = plan;
 
   const [holder, held, dl, back, unitChecks, processes, holdSupport] = await Promise.all([

@@ -14,12 +14,15 @@ import type { InterruptGate } from "./interrupt.js";
 import { noAttempts, type HostView } from "./machine.js";
 import { preflight, type PreflightResult } from "./preflight.js";
 import { takeSnapshot } from "./snapshot.js";
+import { startLevels } from "../restart/order.js";
 import { StepError, StepRecorder, errorMessage } from "./steps.js";
 import type { World } from "./world.js";
 
 export interface UpgradeOptions {
   dryRun: boolean;
   to?: string | undefined;
+  /** `--allow-restart`: a MAJOR.MINOR jump by planned container restarts, for this run. */
+  allowRestart?: boolean;
   interrupt: InterruptGate;
   /**
    * Asked before the host changes and again right before dockerd stops; a reason string cancels the
@@ -65,11 +68,11 @@ async function planRun(run: Run): Promise<{ plan: UpgradePlan; pre: PreflightRes
   const { world, report, steps, options } = run;
   let pre: PreflightResult;
   try {
-    pre = await steps.run("preflight", () => preflight(world, { to: options.to, dryRun: options.dryRun }));
+    pre = await steps.run("preflight", () => preflight(world, { to: options.to, dryRun: options.dryRun, allowRestart: options.allowRestart === true }));
   } catch (err) {
     return run.end("failed", EXIT.failed, "unchanged: the preflight could not complete, nothing was touched", errorOf(err, "preflight"));
   }
-  Object.assign(report, { checks: pre.checks, engine: pre.engine, snapshot: summarize(pre.snapshot), packages: pre.plan?.changes ?? [], order: world.config.upgrade.order });
+  Object.assign(report, { checks: pre.checks, engine: pre.engine, snapshot: summarize(pre.snapshot), packages: pre.plan?.changes ?? [], order: world.config.upgrade.order, path: pre.plan?.path ?? null, fates: pre.fates });
   report.engineVersion.before = pre.version?.version ?? null;
   if (pre.verdict === "refused") {
     const first = pre.checks.find((c) => !c.ok && c.level === "error");
@@ -244,6 +247,13 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
     return abandon(errorOf(err, "snapshot"), "failed", EXIT.failed);
   }
   report.snapshot = summarize(journal.snapshot);
+  if (plan.path === "restart") {
+    const running = journal.snapshot.filter((c) => c.running);
+    const lost = running.filter((c) => c.autoRemove);
+    // started with --rm since the preflight: its stop would remove it
+    if (lost.length) return abandon({ message: `${lost.map((c) => c.name).join(", ")} run with --rm: the planned restart's stop would remove them; stop them yourself, or recreate them without --rm`, step: "snapshot" }, "refused", EXIT.refused);
+    journal.restart = { levels: startLevels(running), phase: "running", stoppedAt: {}, readyAt: {} };
+  }
   // The commit point: the journal is on disk before anything on the host changes. A signal that came
   // in the last stretch still aborts here, as it was told it would.
   try {

@@ -15,6 +15,8 @@ import type { World } from "./world.js";
 export interface SessionRequest {
   command: "upgrade" | "recover";
   dryRun?: boolean;
+  /** `--allow-restart`: a MAJOR.MINOR jump by planned container restarts, for this run. */
+  allowRestart?: boolean;
   to?: string | undefined;
   /** See UpgradeOptions.beforeStop: the daemon's window checks. */
   beforeStop?: ((phase: "install" | "stop") => string | null) | undefined;
@@ -59,7 +61,7 @@ export async function runSession(world: World, request: SessionRequest, signals?
         gate.commit();
         return [await finish(world, await settleWithoutJournal(world, null))];
       }
-      const report = await runUpgrade(world, { dryRun: request.dryRun === true, to: request.to, interrupt: gate, beforeStop: request.beforeStop, fleetDeadline: request.fleetDeadline });
+      const report = await runUpgrade(world, { dryRun: request.dryRun === true, to: request.to, allowRestart: request.allowRestart === true, interrupt: gate, beforeStop: request.beforeStop, fleetDeadline: request.fleetDeadline });
       reports.push(await finish(world, report));
       if (!report.dryRun && report.outcome !== "up-to-date") {
         const post = await world.hooks.run("post", { run_id: report.id, outcome: report.outcome, exit_code: String(report.exitCode) }).catch((err: unknown) => [{ argv: ["(hooks)"], ok: false, message: errorMessage(err) }]);

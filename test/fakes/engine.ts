@@ -84,4 +84,26 @@ export class SimEngine extends View implements DockerPort {
       return this.h.containers.find((c) => c.id === id) ?? null;
     });
   }
+  stopContainer(id: string): Promise<void> {
+    return this.p.call("write", "docker", "stop-container", () => {
+      this.need();
+      const h = this.h;
+      const c = h.containers.find((x) => x.id === id);
+      if (!c) throw new Error(`No such container: ${id}`);
+      h.events.push(`container ${c.name} stopped`);
+      if (c.autoRemove) h.containers = h.containers.filter((x) => x.id !== id);
+      else h.containers = h.containers.map((x) => (x.id === id ? { ...x, running: false, paused: false, status: "exited", pid: 0 } : x));
+    });
+  }
+  startContainer(id: string): Promise<void> {
+    return this.p.call("write", "docker", "start-container", () => {
+      this.need();
+      const h = this.h;
+      const c = h.containers.find((x) => x.id === id);
+      if (!c) throw new Error(`No such container: ${id}`);
+      if (c.running) return;
+      h.events.push(`container ${c.name} started`);
+      h.containers = h.containers.map((x) => (x.id === id ? { ...x, running: true, status: "running", pid: h.nextPid++, startedAt: new Date(h.now).toISOString() } : x));
+    });
+  }
 }

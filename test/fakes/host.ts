@@ -84,6 +84,10 @@ export class SimHost {
     cgroupDriver: "cgroupfs",
   };
   containers: ContainerState[] = [container("web"), container("db", { pid: 2000 })];
+  /** The release whose dockerd last ran the containers (null: not tracked): another MAJOR.MINOR's start orphans them. */
+  containersRunBy: string | null = null;
+  /** Container log files' sizes (their growth is a log rate). */
+  logSizes = new Map<string, number>();
   /** A started dockerd answers this long after its start (restoring containers). */
   readyDelayMs = 0;
   /** When the running dockerd starts answering. */

@@ -115,6 +115,7 @@ export function simHost(p: SimProcess): HostPort & { daemonConfigVerdict: { ok: 
     validateDaemonConfig: () => p.call("read", "host", "validateDaemonConfig", () => port.daemonConfigVerdict),
     dockerdReplaced: () => p.call("read", "host", "dockerdReplaced", () => (p.host.daemonUp ? p.host.binaryReplaced : null)),
     flushFilesystem: () => p.call("read", "host", "flushFilesystem", () => undefined),
+    fileSizes: (paths: readonly string[]) => p.call("read", "host", "fileSizes", () => paths.map((path: string) => p.host.logSizes.get(path) ?? null)),
   };
   return port;
 }

@@ -1,4 +1,5 @@
 import type { SimHost } from "./host.js";
+import { releaseOf } from "../../src/versions/scheme.js";
 import type { SimProcess } from "./process.js";
 
 /** A port of one simulated process: a thin view of the host it runs on, so a crash loses only the process's memory. */
@@ -15,6 +16,14 @@ export function startDaemon(h: SimHost, by: string | null): void {
   h.starts++;
   const build = h.engineBuild();
   if (h.brokenBuilds.has(build)) return; // the new dockerd exits at once: the API never answers
+  // a dockerd of another MAJOR.MINOR than the one that ran the containers does not restore them: orphaned (Exited 255, their processes left running)
+  const was = h.containersRunBy !== null ? releaseOf(h.containersRunBy) : null;
+  const now = releaseOf(build);
+  if (was && now && (was.major !== now.major || was.minor !== now.minor) && h.containers.some((c) => c.running)) {
+    h.events.push(`dockerd ${build} orphaned the containers of ${h.containersRunBy}`);
+    h.containers = h.containers.map((c) => (c.running ? { ...c, running: false, paused: false, status: "exited", pid: 0 } : c));
+  }
+  h.containersRunBy = build;
   h.daemonUp = true;
   h.binaryReplaced = false;
   h.runningBuild = h.binaryOf(h.installedVersions[h.engineName()]);

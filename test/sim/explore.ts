@@ -132,6 +132,7 @@ function fingerprint(h: SimHost): string {
     installed: h.installedVersions,
     half: [...h.halfInstalled],
     up: h.daemonUp,
+    running: h.containers.map((c) => `${c.name}:${c.running}`),
     engine: h.engineVersion,
     ctd: h.containerdVersion,
     policy: h.policyRcd,

@@ -62,6 +62,13 @@ export function violations(host: SimHost, prepared: Prepared, was: Before, end: 
   const installedBuild = host.binaryOf(set === "target" ? engine[2] : engine[1]);
   if (up && set !== "mixed" && !excused && host.runningBuild !== installedBuild) out.push(`the running dockerd was started from ${host.runningBuild} while ${installedBuild} is installed`);
   if (host.policyRcd !== SITE_POLICY || host.policyStash !== null) out.push(`policy-rc.d not as before: ${JSON.stringify(host.policyRcd)} (stash ${JSON.stringify(host.policyStash)})`);
+  // the planned-restart path: no container orphaned by a dockerd of another MAJOR.MINOR; none that ran left stopped while dockerd answers
+  const orphaned = host.events.filter((e) => e.includes("orphaned"));
+  if (orphaned.length) out.push(orphaned[0]!);
+  if (up && prepared.ran.length) {
+    const stopped = prepared.ran.filter((n) => !host.containers.some((c) => c.name === n && c.running));
+    if (stopped.length) out.push(`containers that ran are not running (dockerd up): ${stopped.join(", ")}`);
+  }
   const healthy = up && set !== "mixed" && sameRelease(host.engineVersion, engineRelease) && host.runningBuild === installedBuild && host.halfInstalled.size === 0;
   // holds: never lost; after a finished run or recovery, every planned package held (packages.hold)
   const finished = r.command === "recover" ? r.outcome !== "failed" && r.recovery?.runId !== null : r.outcome === "upgraded" || r.outcome === "rolled-back";

@@ -6,9 +6,9 @@ import { ALL_SCENARIOS, nameOf, type Scenario } from "./scenarios.js";
  * Runs the explorer over the configurations of one order and package manager (the suite is split in
  * files that vitest runs side by side), prints what it explored, and fails with the first findings.
  */
-export function simulate(order: Scenario["order"], pm: Scenario["pm"], fleet?: boolean): void {
-  const scenarios = ALL_SCENARIOS.filter((s) => s.order === order && s.pm === pm && (fleet === undefined || s.fleet === fleet));
-  const which = `${order}, ${pm}${fleet === undefined ? "" : fleet ? ", fleet" : ", no fleet"}`;
+export function simulate(order: Scenario["order"], pm: Scenario["pm"], fleet?: boolean, jump = false): void {
+  const scenarios = ALL_SCENARIOS.filter((s) => s.order === order && s.pm === pm && (fleet === undefined || s.fleet === fleet) && (s.jump ?? false) === jump);
+  const which = `${order}, ${pm}${fleet === undefined ? "" : fleet ? ", fleet" : ", no fleet"}${jump ? ", MAJOR.MINOR jump" : ""}`;
   it(`${which}: ${scenarios.length} configurations, every crash, failure and signal explored; no host left broken, no report untrue`, async () => {
     const started = Date.now();
     let explored = 0;

@@ -16,7 +16,24 @@ const DOCKER_CE = [
 describe("target selection", () => {
   it("default: the newest patch release of the installed MAJOR.MINOR, not the package manager's candidate", () => {
     const r = resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, deny: ["24.0.3"] });
-    expect(r).toEqual({ kind: "target", version: "5:24.0.9-1~debian.12~bookworm", note: "newest 24.0 patch release" });
+    expect(r).toMatchObject({ kind: "target", version: "5:24.0.9-1~debian.12~bookworm", path: "live" });
+    // a newer MAJOR.MINOR is said, never taken without the opt-in
+    expect(r.kind === "target" && r.note).toBe("newest 24.0 patch release; 5:25.0.0-1~debian.12~bookworm (25.0) is a MAJOR.MINOR jump, taken only with --allow-restart or upgrade.beyondPatch: restart");
+  });
+
+  it("beyond patch (opted in): the newest release of a newer MAJOR.MINOR, on the planned-restart path", () => {
+    const r = resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, deny: [], beyond: true });
+    expect(r).toMatchObject({ kind: "target", version: "5:25.0.0-1~debian.12~bookworm", path: "restart" });
+    // --to a jump: taken; --to a patch release: the live path still; --to an older series: never
+    expect(resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, deny: [], beyond: true, to: "25.0.0" })).toMatchObject({ kind: "target", path: "restart" });
+    expect(resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, deny: [], beyond: true, to: "24.0.9" })).toMatchObject({ kind: "target", path: "live" });
+    expect(resolveTarget({ scheme: debScheme, installed: "5:24.0.2-1~debian.12~bookworm", available: DOCKER_CE, deny: [], beyond: true, to: "23.0.6" })).toMatchObject({ kind: "refused" });
+    // Debian's real builds: 26.1.5 (Debian 13) to unstable's 28.5.2
+    const debian = resolveTarget({ scheme: debScheme, installed: "26.1.5+dfsg1-9+deb13u1+b1", available: ["26.1.5+dfsg1-9+deb13u1+b1", "28.5.2+dfsg4-5"], deny: [], beyond: true });
+    expect(debian).toMatchObject({ kind: "target", version: "28.5.2+dfsg4-5", path: "restart" });
+    // the newest release of the series is up to date without the opt-in, and says what is beyond it
+    const up = resolveTarget({ scheme: debScheme, installed: "26.1.5+dfsg1-9+deb13u1+b1", available: ["26.1.5+dfsg1-9+deb13u1+b1", "28.5.2+dfsg4-5"], deny: [] });
+    expect(up.kind === "up-to-date" && up.note).toMatch(/28\.5\.2\+dfsg4-5 \(28\.5\) is a MAJOR\.MINOR jump/);
   });
 
   it("compares 24.0.10 above 24.0.9 (package rules, not string order) and skips pre-releases", () => {
@@ -38,7 +55,7 @@ describe("target selection", () => {
   });
 
   it.each([
-    ["25.0.0", /crosses from 24\.0 to 25\.0: live restore only holds across patch releases of one MAJOR\.MINOR; allowed in 24\.0: 5:24\.0\.9/],
+    ["25.0.0", /crosses from 24\.0 to 25\.0: live restore only holds across patch releases of one MAJOR\.MINOR; to take it by planned container restarts: --allow-restart .*; allowed in 24\.0: 5:24\.0\.9/],
     ["23.0.6", /is a downgrade/],
     ["24.0.3", /deny-list/],
     ["24.0.77", /no such version is available; allowed in 24\.0/],

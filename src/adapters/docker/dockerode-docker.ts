@@ -4,9 +4,20 @@ import type { ContainerState, DockerPort, EngineInfo, EngineVersion } from "../.
 interface RawInspect {
   Id: string;
   Name: string;
-  Config?: { Image?: string };
+  Image?: string;
+  LogPath?: string;
+  Config?: {
+    Image?: string;
+    Entrypoint?: string[] | string | null;
+    Cmd?: string[] | string | null;
+    Env?: string[] | null;
+    Labels?: Record<string, string> | null;
+    StopTimeout?: number | null;
+    Healthcheck?: { Test?: string[] | null } | null;
+  };
   State: { Status: string; Running: boolean; Paused: boolean; Pid: number; StartedAt: string; Health?: { Status: string } };
-  HostConfig?: { AutoRemove?: boolean; RestartPolicy?: { Name?: string; MaximumRetryCount?: number }; LogConfig?: { Type?: string } };
+  HostConfig?: { AutoRemove?: boolean; NetworkMode?: string; RestartPolicy?: { Name?: string; MaximumRetryCount?: number }; LogConfig?: { Type?: string } };
+  Mounts?: { Type?: string; Source?: string; Name?: string; Destination?: string; RW?: boolean }[] | null;
   NetworkSettings?: { Ports?: RawPorts; Networks?: Record<string, unknown> | null };
 }
 
@@ -23,6 +34,9 @@ export function portsText(ports: RawPorts): string {
 
 export function toContainerState(raw: RawInspect): ContainerState {
   const policy = raw.HostConfig?.RestartPolicy;
+  const restartPolicy = policy?.Name ? (policy.MaximumRetryCount ? `${policy.Name}:${policy.MaximumRetryCount}` : policy.Name) : "no";
+  const cfg = raw.Config ?? {};
+  const test = cfg.Healthcheck?.Test ?? [];
   return {
     id: raw.Id,
     name: raw.Name.replace(/^\//, ""),
@@ -33,11 +47,23 @@ export function toContainerState(raw: RawInspect): ContainerState {
     pid: raw.State.Pid,
     startedAt: raw.State.StartedAt,
     health: raw.State.Health?.Status ?? null,
-    restartPolicy: policy?.Name ? (policy.MaximumRetryCount ? `${policy.Name}:${policy.MaximumRetryCount}` : policy.Name) : "no",
+    restartPolicy,
     autoRemove: raw.HostConfig?.AutoRemove ?? false,
     ports: portsText(raw.NetworkSettings?.Ports),
     networks: Object.keys(raw.NetworkSettings?.Networks ?? {}).sort(),
     logDriver: raw.HostConfig?.LogConfig?.Type ?? "",
+    logPath: raw.LogPath ?? "",
+    stopTimeout: cfg.StopTimeout ?? null,
+    healthcheck: test.length > 0 && test[0] !== "NONE",
+    spec: {
+      imageId: raw.Image ?? "",
+      command: JSON.stringify([cfg.Entrypoint ?? null, cfg.Cmd ?? null]),
+      env: [...(cfg.Env ?? [])].sort(),
+      mounts: (raw.Mounts ?? []).map((m) => `${m.Type ?? "?"}:${m.Type === "volume" ? (m.Name ?? "") : (m.Source ?? "")}->${m.Destination ?? ""}:${m.RW === false ? "ro" : "rw"}`).sort(),
+      networkMode: raw.HostConfig?.NetworkMode ?? "",
+      restartPolicy,
+      labels: { ...(cfg.Labels ?? {}) },
+    },
   };
 }
 
@@ -58,13 +84,27 @@ export class DockerodeDocker implements DockerPort {
     return this.client;
   }
 
-  async ping(timeoutMs = 1_000): Promise<void> {
+  /** One request through dockerode's modem, with its own timeout and the status codes that mean success. */
+  private async dial(path: string, method: "GET" | "POST", ok: number[], timeoutMs: number): Promise<void> {
     const modem = (await this.docker()).modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
+    const statusCodes = Object.fromEntries(ok.map((c) => [c, true]));
     await new Promise<void>((resolve, reject) => {
-      modem.dial({ path: "/_ping?", method: "GET", statusCodes: { 200: true }, timeout: timeoutMs }, (err) =>
-        err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(),
-      );
+      modem.dial({ path, method, statusCodes, timeout: timeoutMs }, (err) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve()));
     });
+  }
+
+  async ping(timeoutMs = 1_000): Promise<void> {
+    await this.dial("/_ping?", "GET", [200], timeoutMs);
+  }
+
+  async stopContainer(id: string, stopTimeoutS: number): Promise<void> {
+    // 304: already stopped. The engine waits the container's own stop timeout before SIGKILL: the
+    // request may take that long, and some more for the kill and the exit
+    await this.dial(`/containers/${encodeURIComponent(id)}/stop?`, "POST", [204, 304], Math.max(0, stopTimeoutS) * 1000 + 30_000);
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.dial(`/containers/${encodeURIComponent(id)}/start?`, "POST", [204, 304], this.timeoutMs);
   }
 
   async version(): Promise<EngineVersion> {

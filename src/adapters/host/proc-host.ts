@@ -1,4 +1,4 @@
-import { access, readdir, readFile, readlink } from "node:fs/promises";
+import { access, readdir, readFile, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Exec } from "../../exec/index.js";
 import { ExecError } from "../../exec/index.js";
@@ -44,6 +44,9 @@ export const createHost = (exec: Exec, hostRoot = "/"): HostPort => ({
     } finally {
       clearTimeout(timer);
     }
+  },
+  fileSizes(paths) {
+    return Promise.all(paths.map((p) => (p.startsWith("/") ? stat(join(hostRoot, p)).then((s) => s.size, () => null) : Promise.resolve(null))));
   },
   async processes() {
     const out: ProcessEntry[] = [];

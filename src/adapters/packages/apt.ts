@@ -138,8 +138,13 @@ export class AptPackageManager implements PackageManagerPort {
     // one a local (file:) source serves, which apt uses in place instead of downloading. `apt-get
     // download` writes to the working directory: set inside the command with `env --chdir`, since
     // `chroot` (the image's hostRoot) resets a working directory given from outside to the host's "/".
+    // The same for every package the install brings in besides them (a new dependency from a local
+    // source, e.g. Debian 13's docker-cli and tini-static for a jump): an install with --no-download
+    // cannot take a file: source's package in place ("Pathname to install is not absolute").
     assertTargets(targets);
-    for (const t of targets) {
+    const brought = (await this.simulate(targets)).filter((c) => c.to !== null && !targets.some((t) => t.name === c.name)).map((c) => ({ name: c.name, version: c.to! }));
+    assertTargets(brought);
+    for (const t of [...targets, ...brought]) {
       const have = (await readdir(dir)).some((f) => f.startsWith(debFilePrefix(t.name, t.version)) && f.endsWith(".deb"));
       if (!have) await this.exec("env", [`--chdir=${dir}`, "apt-get", "download", ...this.cache, "-q", `${t.name}=${t.version}`], { env: ENV, timeoutMs: this.timeoutMs });
     }

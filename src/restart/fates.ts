@@ -1,0 +1,61 @@
+import type { ContainerState } from "../ports/docker.js";
+import type { ContainerFate } from "../report/report.js";
+import type { UpgradePath } from "../plan/target.js";
+
+/** The pipe between a container and dockerd's log copier: when it is full, the container's writes to stdout block. */
+export const LOG_PIPE_BYTES = 64 * 1024;
+
+export interface FateFacts {
+  path: UpgradePath;
+  /** Bytes per second each running container logs (measured from its log file's growth); absent: not measured. */
+  logRates: ReadonlyMap<string, number>;
+  /** The down window expected (the last run's, else an estimate). */
+  expectedDownMs: number;
+  /** Without a health check, how long "up and steady" lasts (upgrade.restart.steady). */
+  steadyMs: number;
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KiB`;
+
+/**
+ * Each container's fate in the planned run and what puts it at risk there: the risks the operator
+ * should know before the window, in the words of what will happen.
+ */
+export function planFates(snapshot: readonly ContainerState[], facts: FateFacts): ContainerFate[] {
+  return snapshot.map((c) => {
+    const risks: string[] = [];
+    const ref = { id: c.id, name: c.name };
+    if (!c.running) return { ...ref, fate: "left-stopped", risks, outageMs: null };
+    if (c.restartPolicy === "no") risks.push("no restart policy: it stays down if the host crashes mid-run");
+    const published = c.ports.includes("->") && /:\d/.test(c.ports);
+    if (facts.path === "restart") {
+      if (c.autoRemove) return { ...ref, fate: "removed-by-stop", risks: [...risks, "started with --rm: its stop removes it, it cannot be started again"], outageMs: null };
+      if (c.paused) risks.push("paused: it comes back running, not paused");
+      risks.push(c.healthcheck ? "waited for until its health check passes" : `no health check: ready means up and steady for ${(facts.steadyMs / 1000).toFixed(0)} s, not that it serves`);
+      if (published) risks.push("published ports: refused from its stop until it runs again");
+      return { ...ref, fate: "restarted", risks, outageMs: null };
+    }
+    const rate = facts.logRates.get(c.id);
+    if (rate !== undefined && rate > 0) {
+      const fillMs = (LOG_PIPE_BYTES / rate) * 1000;
+      if (fillMs < facts.expectedDownMs) {
+        risks.push(`logs ${kib(rate)}/s: its 64 KiB log pipe fills in ${Math.round(fillMs)} ms, then its writes to stdout block until dockerd is back (expected down ${Math.round(facts.expectedDownMs)} ms)`);
+      }
+    }
+    if (published) risks.push("published ports go through docker-proxy: refused while dockerd is down");
+    if (c.healthcheck) risks.push("its health check does not run while dockerd is down");
+    return { ...ref, fate: "kept", risks, outageMs: null };
+  });
+}
+
+/** Bytes per second from two sizes of each log, `ms` apart (a rotated log, smaller the second time, counts from zero). */
+export function logRates(ids: readonly string[], first: readonly (number | null)[], second: readonly (number | null)[], ms: number): Map<string, number> {
+  const out = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const a = first[i];
+    const b = second[i];
+    if (a === null || a === undefined || b === null || b === undefined || ms <= 0) return;
+    out.set(id, ((b >= a ? b - a : b) * 1000) / ms);
+  });
+  return out;
+}

@@ -1,0 +1,161 @@
+import pMap from "p-map";
+import type { ContainerState } from "../ports/docker.js";
+import type { PlannedRestart } from "../ports/journal.js";
+import { persist, type MachineContext } from "./context.js";
+import { StepError, errorMessage } from "./steps.js";
+
+/** Containers stopped or started at once (each stop waits out its own timeout: they overlap). */
+const CONCURRENCY = 16;
+/** How often a started container is looked at while it gets ready. */
+const POLL_MS = 250;
+/** The engine's stop timeout when a container has none of its own. */
+const DEFAULT_STOP_S = 10;
+
+const planOf = (ctx: MachineContext): PlannedRestart => {
+  const r = ctx.journal.restart;
+  if (!r) throw new Error("not a planned-restart run");
+  return r;
+};
+
+const recorded = (ctx: MachineContext) => new Map(ctx.journal.snapshot.map((c) => [c.id, c]));
+
+/**
+ * Stops the containers that run, gracefully, each with its own stop timeout: the dependents' level
+ * first (compose dependencies stop last). The phase is on disk before the first stop, so a crash in
+ * the middle leaves a journal whose recovery starts them all again. Going forward, the stop gate
+ * (window still open, fleet slot still held) is asked first: stopping the containers is the run's
+ * first act that takes anything down.
+ */
+export async function stopContainers(ctx: MachineContext): Promise<void> {
+  const { world } = ctx;
+  const r = planOf(ctx);
+  ctx.tried.containersStop++;
+  r.phase = "stopping";
+  await persist(ctx);
+  if (ctx.mode === "run" && ctx.journal.direction === "forward") {
+    const veto = await ctx.beforeStop();
+    if (veto) throw new StepError(veto.step, new Error(veto.message));
+  }
+  ctx.acted = true;
+  const known = recorded(ctx);
+  const failed: string[] = [];
+  await ctx.steps.run("stop-containers", async () => {
+    for (const level of [...r.levels].reverse()) {
+      await pMap(
+        level,
+        async (id) => {
+          try {
+            await world.docker.stopContainer(id, known.get(id)?.stopTimeout ?? DEFAULT_STOP_S);
+            r.stoppedAt[id] = world.clock.now();
+          } catch (err) {
+            failed.push(`${known.get(id)?.name ?? id}: ${errorMessage(err)}`);
+          }
+        },
+        { concurrency: CONCURRENCY },
+      );
+    }
+    if (failed.length) throw new Error(`could not stop ${failed.length} container(s): ${failed.join("; ")}`);
+  });
+  r.phase = "stopped";
+  await persist(ctx);
+}
+
+type Wait = { id: string; name: string; steadySince: number | null; pid: number };
+
+type Readiness = { kind: "ready" } | { kind: "waiting" } | { kind: "failed"; why: string };
+const READY: Readiness = { kind: "ready" };
+const WAITING: Readiness = { kind: "waiting" };
+
+/** Ready: the health check passing (where there is one), else running with the same Pid for `steady`. */
+function readiness(w: Wait, now: ContainerState | null, steadyMs: number, at: number, hasHealthcheck: boolean): Readiness {
+  if (!now) return { kind: "failed", why: "gone" };
+  // (its restart policy may bring it back: waited for, up to the timeout)
+  if (!now.running) return now.status === "restarting" || (now.status === "exited" && now.restartPolicy !== "no") ? WAITING : { kind: "failed", why: `not running (status ${now.status})` };
+  if (hasHealthcheck || now.health !== null) return now.health === "healthy" ? READY : WAITING;
+  if (w.steadySince === null || now.pid !== w.pid) {
+    w.steadySince = at;
+    w.pid = now.pid;
+    return steadyMs === 0 ? READY : WAITING;
+  }
+  return at - w.steadySince >= steadyMs ? READY : WAITING;
+}
+
+/** Waits for one level's containers to be ready; returns what failed, one line each. */
+async function awaitLevel(ctx: MachineContext, ids: readonly string[]): Promise<string[]> {
+  const { world } = ctx;
+  const { readyTimeout, steady } = world.config.upgrade.restart;
+  const known = recorded(ctx);
+  const r = planOf(ctx);
+  const deadline = world.clock.now() + readyTimeout;
+  const failed: string[] = [];
+  let pending: Wait[] = ids.map((id) => ({ id, name: known.get(id)?.name ?? id, steadySince: null, pid: 0 }));
+  for (;;) {
+    const seen = await pMap(pending, (w) => world.docker.inspect(w.id), { concurrency: CONCURRENCY });
+    const last = new Map(pending.map((w, i) => [w.id, seen[i] ?? null]));
+    const at = world.clock.now();
+    const next: Wait[] = [];
+    pending.forEach((w) => {
+      const now = last.get(w.id) ?? null;
+      const verdict = readiness(w, now, steady, at, known.get(w.id)?.healthcheck === true);
+      if (verdict.kind === "ready") r.readyAt[w.id] = at;
+      else if (verdict.kind === "waiting") next.push(w);
+      else failed.push(`${w.name}: ${verdict.why}`);
+    });
+    pending = next;
+    if (!pending.length) return failed;
+    if (at >= deadline) {
+      return [...failed, ...pending.map((w) => `${w.name}: not ready within ${Math.round(readyTimeout / 1000)} s (${describe(last.get(w.id) ?? null)})`)];
+    }
+    await world.clock.sleep(POLL_MS);
+  }
+}
+
+const describe = (c: ContainerState | null): string => (c === null ? "gone" : `status ${c.status}${c.health !== null ? `, health ${c.health}` : ""}`);
+
+/**
+ * Starts the containers that ran again, level by level (compose dependencies first), each level
+ * waited for before the next: its health check passing, or up and steady. Every container is started
+ * even when one fails (none is left stopped for another's fault); then a failure is thrown.
+ */
+export async function startContainers(ctx: MachineContext): Promise<void> {
+  const { world } = ctx;
+  const r = planOf(ctx);
+  ctx.tried.containersStart++;
+  r.phase = "starting";
+  await persist(ctx);
+  ctx.acted = true;
+  const known = recorded(ctx);
+  const failed: string[] = [];
+  await ctx.steps.run("start-containers", async () => {
+    for (const level of r.levels) {
+      const started: string[] = [];
+      await pMap(
+        level,
+        async (id) => {
+          try {
+            await world.docker.startContainer(id);
+            started.push(id);
+          } catch (err) {
+            failed.push(`${known.get(id)?.name ?? id}: ${errorMessage(err)}`);
+          }
+        },
+        { concurrency: CONCURRENCY },
+      );
+      failed.push(...(await awaitLevel(ctx, level.filter((id) => started.includes(id)))));
+    }
+    if (failed.length) throw new Error(`${failed.length} container(s) not running again as they were: ${failed.join("; ")}`);
+  });
+  r.phase = "started";
+  await persist(ctx);
+}
+
+/** Each restarted container's outage, from its stop to ready again (null: not measured in this process). */
+export function outages(r: PlannedRestart): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  for (const id of r.levels.flat()) {
+    const a = r.stoppedAt[id];
+    const b = r.readyAt[id];
+    out.set(id, a !== undefined && b !== undefined && b >= a ? b - a : null);
+  }
+  return out;
+}
