@@ -1,13 +1,15 @@
 // The benchmarks, on the sandbox engine (scripts/sandbox.sh up first; as root) and on a machine with
 // systemd as PID 1 (scripts/machine.sh base first).
-//   node bench/run.mjs [downtime] [window] [snapshot] [dryrun] [machine] [machine-rpm] [fleet]   (default: all seven)
-// Environment: ROUNDS (default 5; window: 3), SIZES (snapshot, default 50,150,300), WINDOW_SIZES (default 5,100,300).
+//   node bench/run.mjs [downtime] [window] [snapshot] [dryrun] [machine] [machine-rpm] [fleet] [jump]   (default: all eight)
+// Environment: ROUNDS (default 5; window: 3; jump: 2), SIZES (snapshot, default 50,150,300), WINDOW_SIZES (default 5,100,300),
+// JUMP_CONTAINERS (default 10; jump needs scripts/machine.sh base-trixie).
 import { runDowntime } from "./downtime.mjs";
 import { removeBenchContainers, runSnapshot } from "./snapshot.mjs";
 import { runDryRun } from "./dryrun.mjs";
 import { runMachine } from "./machine.mjs";
 import { runFleet } from "./fleet.mjs";
 import { runWindow } from "./window.mjs";
+import { runJump } from "./jump.mjs";
 import { sandbox } from "./lib.mjs";
 
 const which = process.argv.slice(2);
@@ -22,6 +24,7 @@ try {
   if (all || which.includes("machine")) out.push(await runMachine());
   if (all || which.includes("machine-rpm")) out.push(await runMachine("rpm"));
   if (all || which.includes("fleet")) out.push(await runFleet());
+  if (all || which.includes("jump")) out.push(await runJump());
 } finally {
   await removeBenchContainers().catch((err) => console.error(`bench: cleanup failed: ${err.shortMessage ?? err.message}`));
 }

@@ -4,7 +4,7 @@
  * alive, and the request; the etcd adapter only reads, decides and swaps.
  */
 import type { GroupState, Halt, Holder, HostRecord, Rollout } from "../ports/fleet.js";
-import { batchGate, compareReleases, newRollout, releaseOfPackage, rolloutFinished, seriesOfRelease, type RolloutPolicy } from "./rollout.js";
+import { batchGate, compareReleases, newRollout, recordRelease, releaseOfPackage, rolloutFinished, seriesOfRelease, type RolloutPolicy } from "./rollout.js";
 
 export type { GroupState, Halt, Holder, HostRecord } from "../ports/fleet.js";
 
@@ -92,7 +92,11 @@ export function decide(state: GroupState, alive: ReadonlySet<string>, req: SlotR
   let rollout = state.rollouts[series];
   let started: GroupState | null = null;
   const failed = rollout?.failedOn;
-  if (rollout && failed && compareReleases(req.release, rollout.release) === 0) {
+  const on = state.hosts[req.host];
+  const from = on ? recordRelease(on) : null;
+  // only a jump is stopped (a host already on the series takes its patch rollout as ever)
+  const jumping = from === null || seriesOfRelease(from) !== series;
+  if (rollout && failed && jumping && compareReleases(req.release, rollout.release) === 0) {
     return { kind: "halted", halt: { host: failed.host, runId: failed.runId, at: failed.at, kind: "failed", reason: `the MAJOR.MINOR jump to ${rollout.release} failed on ${failed.host} (${failed.reason}): no host of the group jumps to it; a newer release starts a new rollout` } };
   }
   if (!rollout || (compareReleases(req.release, rollout.release) > 0 && (rolloutFinished(state, rollout) || failed !== undefined))) {
@@ -145,8 +149,10 @@ const hostRecord = (req: Omit<ReleaseRequest, "lease">, before: HostRecord | und
  */
 function jumpFailed(state: GroupState, req: Omit<ReleaseRequest, "lease">, series: string | undefined): GroupState["rollouts"] {
   const rollout = series !== undefined ? state.rollouts[series] : undefined;
-  const now = releaseOfPackage(req.version);
-  if (req.ok || !rollout || series === undefined || now === null || seriesOfRelease(now) === series || rollout.failedOn) return state.rollouts;
+  // a jump: the host was on another series when it checked in before the run (whether it ended back there or not)
+  const before = state.hosts[req.host];
+  const from = before ? recordRelease(before) : null;
+  if (req.ok || !rollout || series === undefined || from === null || seriesOfRelease(from) === series || rollout.failedOn) return state.rollouts;
   return { ...state.rollouts, [series]: { ...rollout, failedOn: { host: req.host, runId: req.runId, reason: req.reason ?? req.outcome, at: req.now } } };
 }
 

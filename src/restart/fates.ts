@@ -31,6 +31,9 @@ export function planFates(snapshot: readonly ContainerState[], facts: FateFacts)
     if (facts.path === "restart") {
       if (c.autoRemove) return { ...ref, fate: "removed-by-stop", risks: [...risks, "started with --rm: its stop removes it, it cannot be started again"], outageMs: null };
       if (c.paused) risks.push("paused: it comes back running, not paused");
+      if (c.spec?.labels["docker-live-upgrade.checkpoint"] === "true") risks.push("labelled docker-live-upgrade.checkpoint=true: checkpoints are not made on this path; it is stopped and started like the others");
+      if (c.status === "restarting") risks.push("crash-looping already: started again, not waited for to be well");
+      else if (c.health === "unhealthy") risks.push("unhealthy already: waited for to run, not for its health check");
       risks.push(c.healthcheck ? "waited for until its health check passes" : `no health check: ready means up and steady for ${(facts.steadyMs / 1000).toFixed(0)} s, not that it serves`);
       if (published) risks.push("published ports: refused from its stop until it runs again");
       return { ...ref, fate: "restarted", risks, outageMs: null };

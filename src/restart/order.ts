@@ -35,7 +35,11 @@ export function startLevels(containers: readonly ContainerState[]): string[][] {
       const l = labels(c);
       const project = l[PROJECT];
       const on = project === undefined ? [] : dependsOn(l[DEPENDS_ON]).flatMap((s) => byService.get(`${project}/${s}`) ?? []);
-      return [c.id, on.filter((id) => id !== c.id)];
+      // --network container:X joins X's network namespace: X must run first
+      const mode = c.spec?.networkMode ?? "";
+      const host = mode.startsWith("container:") ? mode.slice("container:".length) : null;
+      const joined = host === null ? [] : containers.filter((x) => x.id === host || x.id.startsWith(host) || x.name === host).map((x) => x.id);
+      return [c.id, [...on, ...joined].filter((id) => id !== c.id)];
     }),
   );
   const levels: string[][] = [];

@@ -3,6 +3,8 @@ import type { ContainerState } from "../ports/docker.js";
 import type { PlannedRestart } from "../ports/journal.js";
 import { persist, type MachineContext } from "./context.js";
 import { StepError, errorMessage } from "./steps.js";
+import { takeSnapshot } from "./snapshot.js";
+import { startLevels } from "../restart/order.js";
 
 /** Containers stopped or started at once (each stop waits out its own timeout: they overlap). */
 const CONCURRENCY = 16;
@@ -30,12 +32,14 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
   const { world } = ctx;
   const r = planOf(ctx);
   ctx.tried.containersStop++;
-  r.phase = "stopping";
-  await persist(ctx);
+  // read-only, asked before anything is written or stopped: a veto leaves the host as it was
   if (ctx.mode === "run" && ctx.journal.direction === "forward") {
     const veto = await ctx.beforeStop();
     if (veto) throw new StepError(veto.step, new Error(veto.message));
   }
+  await adoptNewcomers(ctx, r);
+  r.phase = "stopping";
+  await persist(ctx);
   ctx.acted = true;
   const known = recorded(ctx);
   const failed: string[] = [];
@@ -60,6 +64,26 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
   await persist(ctx);
 }
 
+/**
+ * Containers started since the snapshot (a cron job's `docker run`, a `compose up` during a long
+ * install) must not ride the restart either: they join the plan, with their config recorded, and the
+ * start order is made again. One with --rm cannot be started again after its stop: the run stops
+ * here, before any container is stopped.
+ */
+async function adoptNewcomers(ctx: MachineContext, r: PlannedRestart): Promise<void> {
+  const planned = new Set(r.levels.flat());
+  const now = await takeSnapshot(ctx.world.docker);
+  const fresh = now.filter((c) => c.running && !planned.has(c.id));
+  if (!fresh.length) return;
+  const rm = fresh.filter((c) => c.autoRemove);
+  if (rm.length) throw new StepError("stop-containers", new Error(`${rm.map((c) => c.name).join(", ")} started with --rm since the snapshot: their stop would remove them; stopping nothing`));
+  const byId = new Map(now.map((c) => [c.id, c]));
+  ctx.journal.snapshot = [...ctx.journal.snapshot.filter((c) => !fresh.some((f) => f.id === c.id)), ...fresh];
+  const running = [...r.levels.flat().map((id) => byId.get(id) ?? ctx.journal.snapshot.find((c) => c.id === id)).filter((c): c is ContainerState => c !== undefined), ...fresh];
+  r.levels = startLevels(running);
+  ctx.world.logger.warn({ containers: fresh.map((c) => c.name) }, "containers started since the snapshot join the planned restart");
+}
+
 type Wait = { id: string; name: string; steadySince: number | null; pid: number };
 
 type Readiness = { kind: "ready" } | { kind: "waiting" } | { kind: "failed"; why: string };
@@ -67,11 +91,14 @@ const READY: Readiness = { kind: "ready" };
 const WAITING: Readiness = { kind: "waiting" };
 
 /** Ready: the health check passing (where there is one), else running with the same Pid for `steady`. */
-function readiness(w: Wait, now: ContainerState | null, steadyMs: number, at: number, hasHealthcheck: boolean): Readiness {
+function readiness(w: Wait, now: ContainerState | null, steadyMs: number, at: number, was: ContainerState | undefined): Readiness {
   if (!now) return { kind: "failed", why: "gone" };
+  // as it was, no better: one that was crash-looping or unhealthy before the run is not waited for to be well
+  if (was?.status === "restarting") return READY;
+  const hasHealthcheck = was?.healthcheck === true && was.health !== "unhealthy";
   // (its restart policy may bring it back: waited for, up to the timeout)
   if (!now.running) return now.status === "restarting" || (now.status === "exited" && now.restartPolicy !== "no") ? WAITING : { kind: "failed", why: `not running (status ${now.status})` };
-  if (hasHealthcheck || now.health !== null) return now.health === "healthy" ? READY : WAITING;
+  if (hasHealthcheck) return now.health === "healthy" ? READY : WAITING;
   if (w.steadySince === null || now.pid !== w.pid) {
     w.steadySince = at;
     w.pid = now.pid;
@@ -96,7 +123,7 @@ async function awaitLevel(ctx: MachineContext, ids: readonly string[]): Promise<
     const next: Wait[] = [];
     pending.forEach((w) => {
       const now = last.get(w.id) ?? null;
-      const verdict = readiness(w, now, steady, at, known.get(w.id)?.healthcheck === true);
+      const verdict = readiness(w, now, steady, at, known.get(w.id));
       if (verdict.kind === "ready") r.readyAt[w.id] = at;
       else if (verdict.kind === "waiting") next.push(w);
       else failed.push(`${w.name}: ${verdict.why}`);
@@ -133,6 +160,7 @@ export async function startContainers(ctx: MachineContext): Promise<void> {
         level,
         async (id) => {
           try {
+            if ((await world.docker.inspect(id)) === null) return; // removed meanwhile: reported missing
             await world.docker.startContainer(id);
             started.push(id);
           } catch (err) {

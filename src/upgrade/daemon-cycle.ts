@@ -32,6 +32,7 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
  * still open, the fleet slot still held: the fence as close to the stop as it gets).
  */
 async function goingDown(ctx: MachineContext): Promise<void> {
+  mayStartContainers(ctx);
   await enter(ctx, "stopping");
   if (ctx.mode === "run" && ctx.journal.direction === "forward") {
     const veto = await ctx.beforeStop();
@@ -41,6 +42,16 @@ async function goingDown(ctx: MachineContext): Promise<void> {
   ctx.window.downSince ??= now; // still down from an earlier stop: the window goes on from that one
   ctx.window.cycleStart = now;
   ctx.acted = true;
+}
+
+/**
+ * The planned-restart path: a dockerd that starts starts the containers whose restart policy is
+ * "always" by itself, stopped or not. From its journal entry on, they may run: stopped again before
+ * any later stop or restart, started (and checked) once it answers.
+ */
+function mayStartContainers(ctx: MachineContext): void {
+  const r = ctx.journal.restart;
+  if (r?.phase === "stopped") r.phase = "starting";
 }
 
 /** Stops dockerd through the service manager. Makes no API call while it is down. */
@@ -75,6 +86,7 @@ export async function startDaemon(ctx: MachineContext, step = "start", options: 
   } else {
     // the build that will answer: the set installed now (a start picks up what is on disk)
     j.startedOn = installedSet(ctx);
+    mayStartContainers(ctx);
     await enter(ctx, "starting");
   }
   const cycleStart = ctx.window.cycleStart ?? world.clock.now();

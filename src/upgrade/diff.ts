@@ -61,6 +61,9 @@ export function specChanges(before: ContainerSpec | undefined, after: ContainerS
   return FIELDS.filter((f) => text(before[f]) !== text(after[f])).map((f) => `${f} ${short(text(before[f]))} -> ${short(text(after[f]))}`);
 }
 
+/** Published ports without their host ports: a port the engine picked (-P, -p 80) is a new one at each start. */
+const bindings = (ports: string): string => ports.replace(/:\d+(?=,| |$)/g, ":*");
+
 /**
  * The planned-restart path's verdict: each container the run stopped must run again with the same
  * Id and configuration (a new Pid and StartedAt are the plan: `planned`, not `restarted`); each that
@@ -85,7 +88,7 @@ export function diffPlanned(before: readonly ContainerState[], after: readonly C
     const what: string[] = [];
     if (!a.running) what.push(`not running again (status ${a.status})`);
     what.push(...specChanges(b.spec, a.spec));
-    if (b.ports !== a.ports) what.push(`ports "${b.ports}" -> "${a.ports}"`);
+    if (bindings(b.ports) !== bindings(a.ports)) what.push(`ports "${b.ports}" -> "${a.ports}"`);
     if (what.length) diff.changed.push({ ...ref, what: what.join("; ") });
     else diff.planned!.push(ref);
   }

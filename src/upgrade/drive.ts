@@ -161,6 +161,8 @@ export async function runMachine(ctx: MachineContext): Promise<Judgement> {
   } finally {
     unsettled = await guarantee(ctx);
   }
+  // the planned-restart path: a host whose containers did not all run again is not done with
+  if (containersDown(ctx.journal)) unsettled.push("containers that ran are not all running again (see the start-containers step): once what keeps them from starting is fixed, `docker-live-upgrade recover` starts them");
   ctx.view = await observe(world, runNames(ctx));
   const j = judge(
     { journal: ctx.journal, view: ctx.view, verified: ctx.verified, mode: ctx.mode, untouched: !ctx.acted && ctx.journal.state === "fetched", repairHint: world.packages.repairHint },

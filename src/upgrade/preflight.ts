@@ -112,7 +112,21 @@ export async function preflight(world: World, options: { to?: string | undefined
       return refused();
     }
   }
-  const resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, to, config.packages.deny, beyond);
+  let resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, to, config.packages.deny, beyond);
+  // A target that failed here is not tried again by itself (only by name, with --to, or a newer release).
+  const first = resolution.kind === "target" && options.to === undefined ? resolution.engineTarget : null;
+  const bad = first !== null ? badTargets(await world.state.reports(50)).find((b) => b.version === first) : undefined;
+  if (bad) {
+    const message = `${bad.version} ${bad.outcome === "rolled-back" ? "was rolled back" : "failed"} on this host (run ${bad.runId}: ${bad.reason}); it is not retried by itself: \`docker-live-upgrade upgrade --to ${bad.version}\` once the cause is fixed, or wait for a newer release`;
+    // a jump that failed does not keep the host from its series' patch releases
+    const patch = resolution.kind === "target" && resolution.path === "restart" ? resolveTargets(packages.scheme, { ...selection, engine }, available, undefined, config.packages.deny, false) : null;
+    if (patch === null || patch.kind === "refused") {
+      checks.push(resolution.check, fail("known-bad-target", message));
+      return refused();
+    }
+    checks.push(fail("known-bad-target", `${message}; the newest patch release of the installed series instead`, "warning"));
+    resolution = patch;
+  }
   checks.push(resolution.check);
   if (resolution.kind === "refused") return refused();
   const path = resolution.kind === "target" ? resolution.path : "live";
@@ -120,19 +134,6 @@ export async function preflight(world: World, options: { to?: string | undefined
     // no container runs across the restart: live restore is not needed (nor relied on)
     const at = checks.findIndex((c) => c.name === "live-restore");
     checks[at] = pass("live-restore", `${info.liveRestoreEnabled ? "enabled" : "off"}; not needed on the planned-restart path (every running container is stopped before dockerd)`);
-  }
-  // A target that failed here is not tried again by itself (only by name, with --to, or a newer release).
-  if (resolution.kind === "target" && options.to === undefined) {
-    const bad = badTargets(await world.state.reports(50)).find((b) => b.version === resolution.engineTarget);
-    if (bad) {
-      checks.push(
-        fail(
-          "known-bad-target",
-          `${bad.version} ${bad.outcome === "rolled-back" ? "was rolled back" : "failed"} on this host (run ${bad.runId}: ${bad.reason}); it is not retried by itself: \`docker-live-upgrade upgrade --to ${bad.version}\` once the cause is fixed, or wait for a newer release`,
-        ),
-      );
-      return refused();
-    }
   }
 
   result.snapshot = snapshot;

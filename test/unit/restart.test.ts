@@ -35,6 +35,9 @@ describe("the planned-restart path: start order", () => {
     const a = container("a", { spec: compose("a", "b:service_started:false") });
     const b = container("b", { spec: compose("b", "a:service_started:false") });
     expect(name(startLevels([a, b, db]))).toEqual([["db"], ["a", "b"]]);
+    // --network container:X joins X's namespace: X first
+    const joined = container("side", { spec: spec({}, { networkMode: `container:${db.id}` }) });
+    expect(name(startLevels([joined, db]))).toEqual([["db"], ["side"]]);
   });
 });
 
@@ -76,6 +79,9 @@ describe("the planned-restart path: verdict on the containers", () => {
     const after = before.map((c) => (c.running ? { ...c, pid: c.pid + 100, startedAt: "2026-11-29T00:00:00Z" } : c));
     const d = diffPlanned(before, after, planned);
     expect(d.planned!.map((c) => c.name)).toEqual(["web", "db"]);
+    // a host port the engine picked (-P) is a new one at each start
+    const published = [{ ...before[0]!, ports: "80/tcp->0.0.0.0:32768" }];
+    expect(diffPlanned(published, [{ ...published[0]!, ports: "80/tcp->0.0.0.0:32771" }], planned).planned).toHaveLength(1);
     expect([d.restarted, d.missing, d.changed]).toEqual([[], [], []]);
     expect(d.unchanged.map((c) => c.name)).toEqual(["old"]);
   });
@@ -149,5 +155,11 @@ describe("the planned-restart path: plan and fleet", () => {
     expect(b.kind === "halted" && b.halt.reason).toMatch(/jump to 28\.5\.2 failed on a .*no host of the group jumps to it/);
     // a newer release starts a new rollout
     expect(decide(cleared, new Set(["lease-b"]), req("b", { release: "28.5.3", now: T(90) })).kind).toBe("grant");
+    // a host already on the series is not jumping: its rollout is not stopped
+    const onSeries = checkIn(cleared, "c", "28.5.1+dfsg1-1", T(80)) ?? cleared;
+    expect(decide(onSeries, new Set(["lease-c"]), req("c", { now: T(90) })).kind).not.toBe("halted");
+    // a jump that failed and could not even go back (the host left on the new series) still counts
+    const stuck = release(first.next, { host: "a", lease: "lease-a", runId: "run-a", ok: false, version: "28.5.2+dfsg4-5", outcome: "failed", reason: "rollback failed", now: T(5) });
+    expect(stuck.rollouts["28.5"]?.failedOn?.host).toBe("a");
   });
 });
