@@ -32,7 +32,6 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
  * still open, the fleet slot still held: the fence as close to the stop as it gets).
  */
 async function goingDown(ctx: MachineContext): Promise<void> {
-  mayStartContainers(ctx);
   await enter(ctx, "stopping");
   if (ctx.mode === "run" && ctx.journal.direction === "forward") {
     const veto = await ctx.beforeStop();
@@ -135,6 +134,7 @@ async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
  */
 export async function restartDaemon(ctx: MachineContext): Promise<void> {
   const service = ctx.world.service;
+  mayStartContainers(ctx); // written with the restart's "stopping" entry
   await flushBeforeWindow(ctx);
   const j = ctx.journal;
   if (j.restartContainerd || !service.restart) {
