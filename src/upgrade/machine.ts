@@ -109,6 +109,9 @@ const containersMayRun = (j: Journal): boolean => j.restart !== undefined && j.r
 /** The planned-restart path: containers of the run were stopped (some, or all) and not all started again. */
 export const containersDown = (j: Journal): boolean => j.restart !== undefined && j.restart.phase !== "running" && j.restart.phase !== "started";
 
+/** The forward verification passed, on record (the run went on to give its fleet slot back and close). */
+export const passedVerification = (j: Journal): boolean => j.direction === "forward" && (j.state === "verified" || j.state === "done");
+
 /**
  * The next step toward the journal's direction, from what the host shows. Pure. On the
  * planned-restart path, no container of the run runs across a stop or restart of dockerd (stopped
@@ -147,6 +150,9 @@ function daemonStep(j: Journal, view: HostView, tried: Attempts, scheme: Version
     return { kind: j.direction === "undo" ? "restart" : "start" };
   }
   if (atGoal && running !== goal && tried.start < LIMITS.start) return { kind: "restart" };
-  if (j.direction === "forward") return tried.verify === 0 ? { kind: "verify" } : { kind: "done" };
+  // a run that passed its verification (on record) is not judged again by its recovery: what a crash
+  // did since (a power loss restarts every container) is not the release's doing, and its fleet
+  // record may already say "upgraded" with its slot given back
+  if (j.direction === "forward") return tried.verify === 0 && !passedVerification(j) ? { kind: "verify" } : { kind: "done" };
   return tried.compare === 0 ? { kind: "compare" } : { kind: "done" };
 }

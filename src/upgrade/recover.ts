@@ -3,7 +3,7 @@ import type { RunReport } from "../report/report.js";
 import { emptyReport, newRunId } from "../report/skeleton.js";
 import type { MachineContext } from "./context.js";
 import { runMachine } from "./drive.js";
-import { noAttempts } from "./machine.js";
+import { noAttempts, passedVerification } from "./machine.js";
 import { observe } from "./observe.js";
 import { startProbes } from "./run.js";
 import { StepRecorder } from "./steps.js";
@@ -50,7 +50,7 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
     steps,
     view: await observe(world, [...new Set([...journal.target, ...journal.previous].map((t) => t.name))]),
     tried: noAttempts(),
-    verified: false,
+    verified: passedVerification(journal),
     window: { downSince: null, cycleStart: null, downtimeMs: null },
     beforeStop: () => Promise.resolve(null),
     probes: startProbes(world),
