@@ -110,7 +110,7 @@ export async function daemonLoop(loop: DaemonLoop): Promise<Idle | null> {
         {
           command: "upgrade",
           // before a staged install, the window must hold the install too; right before the stop, the rest
-          beforeStop: (phase) => stopVerdict(world, loop.stopping(), phase === "install" ? installMs : 0),
+          beforeStop: (phase, extraMs = 0) => stopVerdict(world, loop.stopping(), (phase === "install" ? installMs : 0) + extraMs),
           // a fleet slot is worth waiting for only while the window can still hold the whole run
           fleetDeadline: decision.window.closes - expected,
         },

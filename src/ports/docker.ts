@@ -68,4 +68,6 @@ export interface DockerPort {
   stopContainer(id: string, stopTimeoutS: number): Promise<void>;
   /** `POST /containers/ID/start`; already running is fine. */
   startContainer(id: string): Promise<void>;
+  /** `POST /containers/ID/pause`. */
+  pauseContainer(id: string): Promise<void>;
 }

@@ -30,7 +30,7 @@ export function planFates(snapshot: readonly ContainerState[], facts: FateFacts)
     const published = c.ports.includes("->") && /:\d/.test(c.ports);
     if (facts.path === "restart") {
       if (c.autoRemove) return { ...ref, fate: "removed-by-stop", risks: [...risks, "started with --rm: its stop removes it, it cannot be started again"], outageMs: null };
-      if (c.paused) risks.push("paused: it comes back running, not paused");
+      if (c.paused) risks.push("paused: its processes restart from the beginning, then it is paused again");
       if (c.spec?.labels["docker-live-upgrade.checkpoint"] === "true") risks.push("labelled docker-live-upgrade.checkpoint=true: checkpoints are not made on this path; it is stopped and started like the others");
       if (c.status === "restarting") risks.push("crash-looping already: started again, not waited for to be well");
       else if (c.health === "unhealthy") risks.push("unhealthy already: waited for to run, not for its health check");

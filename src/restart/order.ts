@@ -4,6 +4,16 @@ const PROJECT = "com.docker.compose.project";
 const SERVICE = "com.docker.compose.service";
 const DEPENDS_ON = "com.docker.compose.depends_on";
 
+/**
+ * What the planned restart adds to a run's time, for the window's check before anything stops: each
+ * level's longest stop timeout (a container that ignores SIGTERM is killed only then), and for each
+ * level "up and steady" plus ten seconds to start and settle.
+ */
+export function restartAllowanceMs(running: readonly ContainerState[], steadyMs: number): number {
+  const byId = new Map(running.map((c) => [c.id, c]));
+  return startLevels(running).reduce((sum, level) => sum + Math.max(...level.map((id) => byId.get(id)?.stopTimeout ?? 10)) * 1000 + steadyMs + 10_000, 0);
+}
+
 /** compose's `com.docker.compose.depends_on`: "db:service_healthy:true,cache:service_started:false" (older compose: "db:service_started"). */
 export function dependsOn(label: string | undefined): string[] {
   if (!label) return [];

@@ -169,7 +169,12 @@ export async function startContainers(ctx: MachineContext): Promise<void> {
         },
         { concurrency: CONCURRENCY },
       );
-      failed.push(...(await awaitLevel(ctx, level.filter((id) => started.includes(id)))));
+      const late = await awaitLevel(ctx, level.filter((id) => started.includes(id)));
+      failed.push(...late);
+      // paused before the run: paused again once running (a stop and a start unpause it)
+      for (const id of level.filter((x) => started.includes(x) && known.get(x)?.paused && !late.some((l) => l.startsWith(`${known.get(x)?.name}:`)))) {
+        await world.docker.pauseContainer(id).catch((err: unknown) => failed.push(`${known.get(id)?.name ?? id}: could not pause it again: ${errorMessage(err)}`));
+      }
     }
     if (failed.length) throw new Error(`${failed.length} container(s) not running again as they were: ${failed.join("; ")}`);
   });

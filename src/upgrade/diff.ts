@@ -87,6 +87,7 @@ export function diffPlanned(before: readonly ContainerState[], after: readonly C
     }
     const what: string[] = [];
     if (!a.running) what.push(`not running again (status ${a.status})`);
+    else if (b.paused !== a.paused) what.push(`paused ${b.paused} -> ${a.paused}`);
     what.push(...specChanges(b.spec, a.spec));
     if (bindings(b.ports) !== bindings(a.ports)) what.push(`ports "${b.ports}" -> "${a.ports}"`);
     if (what.length) diff.changed.push({ ...ref, what: what.join("; ") });

@@ -14,7 +14,7 @@ import type { InterruptGate } from "./interrupt.js";
 import { noAttempts, type HostView } from "./machine.js";
 import { preflight, type PreflightResult } from "./preflight.js";
 import { takeSnapshot } from "./snapshot.js";
-import { startLevels } from "../restart/order.js";
+import { restartAllowanceMs, startLevels } from "../restart/order.js";
 import { StepError, StepRecorder, errorMessage } from "./steps.js";
 import type { World } from "./world.js";
 
@@ -28,7 +28,7 @@ export interface UpgradeOptions {
    * Asked before the host changes and again right before dockerd stops; a reason string cancels the
    * run (e.g. the window closed). `phase` "install": staged, the install still comes before the stop.
    */
-  beforeStop?: (phase: "install" | "stop") => string | null;
+  beforeStop?: (phase: "install" | "stop", extraMs?: number) => string | null;
   /** With a fleet: wait for a slot until then (epoch ms; the window's end less the run); else fleet.wait from now. */
   fleetDeadline?: number | undefined;
 }
@@ -237,7 +237,9 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
       return abandon(errorOf(err, "fleet-fence"), "refused", EXIT.refused);
     }
   }
-  const cancel = options.beforeStop?.(config.upgrade.order === "staged" ? "install" : "stop");
+  // the planned-restart path: the containers' stops and starts take the window's time too
+  const extra = plan.path === "restart" ? restartAllowanceMs(pre.snapshot.filter((c) => c.running), config.upgrade.restart.steady) : 0;
+  const cancel = options.beforeStop?.(config.upgrade.order === "staged" ? "install" : "stop", extra);
   if (cancel) return abandon({ message: `not stopping dockerd: ${cancel}`, step: "before-stop" }, "refused", EXIT.refused);
   // What verification compares against: the containers right before the host changes (the
   // preflight's may be minutes old after a slow download).
@@ -271,10 +273,13 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
 }
 
 /** Asked right before a forward stop of dockerd: the window still open, the fleet slot still held. */
-function stopGate(run: Run, slot: FleetSlot | null): () => Promise<StopVeto> {
-  const then = run.world.config.upgrade.order === "staged" ? "; the install is undone, dockerd kept serving" : "; dockerd kept serving";
+function stopGate(run: Run, slot: FleetSlot | null, journal: Journal): () => Promise<StopVeto> {
+  const kept = run.world.config.upgrade.order === "staged" ? "; the install is undone, dockerd kept serving" : "; dockerd kept serving";
   return async () => {
-    const late = run.options.beforeStop?.("stop");
+    const r = journal.restart;
+    const then = r && r.phase !== "running" ? `${kept}; the containers are started again` : kept;
+    const extra = r ? restartAllowanceMs(journal.snapshot.filter((c) => r.levels.flat().includes(c.id)), run.world.config.upgrade.restart.steady) : 0;
+    const late = run.options.beforeStop?.("stop", extra);
     if (late) return { step: "before-stop", message: `not stopping dockerd: ${late}${then}` };
     if (slot) {
       try {
@@ -330,7 +335,7 @@ export async function runUpgrade(world: World, options: UpgradeOptions): Promise
     tried: noAttempts(),
     verified: false,
     window: { downSince: null, cycleStart: null, downtimeMs: null },
-    beforeStop: stopGate(run, slot),
+    beforeStop: stopGate(run, slot, journal),
     probes: startProbes(world),
     facts: { run_id: report.id, engine_package: plan.engine.name, from: plan.engine.from, to: plan.engine.to, socket: world.config.docker.socket },
     releaseFleet: slot

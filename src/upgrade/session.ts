@@ -19,7 +19,7 @@ export interface SessionRequest {
   allowRestart?: boolean;
   to?: string | undefined;
   /** See UpgradeOptions.beforeStop: the daemon's window checks. */
-  beforeStop?: ((phase: "install" | "stop") => string | null) | undefined;
+  beforeStop?: ((phase: "install" | "stop", extraMs?: number) => string | null) | undefined;
   fleetDeadline?: number | undefined;
 }
 

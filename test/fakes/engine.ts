@@ -95,6 +95,12 @@ export class SimEngine extends View implements DockerPort {
       else h.containers = h.containers.map((x) => (x.id === id ? { ...x, running: false, paused: false, status: "exited", pid: 0 } : x));
     });
   }
+  pauseContainer(id: string): Promise<void> {
+    return this.p.call("write", "docker", "pause-container", () => {
+      this.need();
+      this.h.containers = this.h.containers.map((x) => (x.id === id && x.running ? { ...x, paused: true, status: "paused" } : x));
+    });
+  }
   startContainer(id: string): Promise<void> {
     return this.p.call("write", "docker", "start-container", () => {
       this.need();

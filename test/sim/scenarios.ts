@@ -113,6 +113,7 @@ export function prepare(s: Scenario): Prepared {
       container("web", { restartPolicy: "unless-stopped", spec: compose("web", "db") }),
       container("db", { pid: 2000, restartPolicy: "unless-stopped", spec: compose("db") }),
       container("cron", { pid: 3000, spec: { imageId: "sha256:2", command: "[null,null]", env: ["A=1"], mounts: [], networkMode: "host", restartPolicy: "no", labels: {} } }),
+      container("frozen", { pid: 4000, paused: true, status: "paused", restartPolicy: "unless-stopped" }),
       container("old", { running: false, status: "exited", pid: 0 }),
     ];
     host.containersRunBy = host.engineBuild();

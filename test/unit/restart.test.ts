@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dependsOn, startLevels } from "../../src/restart/order.js";
+import { dependsOn, restartAllowanceMs, startLevels } from "../../src/restart/order.js";
 import { logRates, planFates } from "../../src/restart/fates.js";
 import { diffPlanned } from "../../src/upgrade/diff.js";
 import { nextStep, noAttempts, type HostView } from "../../src/upgrade/machine.js";
@@ -35,6 +35,8 @@ describe("the planned-restart path: start order", () => {
     const a = container("a", { spec: compose("a", "b:service_started:false") });
     const b = container("b", { spec: compose("b", "a:service_started:false") });
     expect(name(startLevels([a, b, db]))).toEqual([["db"], ["a", "b"]]);
+    // the window's allowance: each level's longest stop timeout, and its start (steady + 10 s)
+    expect(restartAllowanceMs([db, container("slow", { spec: compose("slow", "db:service_started:false"), stopTimeout: 30 })], 3_000)).toBe(10_000 + 13_000 + 30_000 + 13_000);
     // --network container:X joins X's namespace: X first
     const joined = container("side", { spec: spec({}, { networkMode: `container:${db.id}` }) });
     expect(name(startLevels([joined, db]))).toEqual([["db"], ["side"]]);
@@ -55,7 +57,7 @@ describe("the planned-restart path: fates and risks", () => {
     );
     expect(fates.map((f) => [f.name, f.fate])).toEqual([["web", "restarted"], ["tmp", "removed-by-stop"], ["paused", "restarted"], ["old", "left-stopped"]]);
     expect(fates[0]!.risks).toEqual(["waited for until its health check passes"]);
-    expect(fates[2]!.risks.join("; ")).toMatch(/no restart policy.*paused: it comes back running.*no health check/);
+    expect(fates[2]!.risks.join("; ")).toMatch(/no restart policy.*paused: its processes restart from the beginning, then it is paused again.*no health check/);
   });
 
   it("live path: a log rate that fills the 64 KiB pipe within the expected down window, docker-proxy ports, a health check", () => {
@@ -120,6 +122,12 @@ describe("the planned-restart path: the state machine", () => {
     expect(nextStep(j, v, noAttempts(), debScheme, "recover").kind).toBe("turn-back");
     j.direction = "undo";
     expect(nextStep(j, v, noAttempts(), debScheme, "recover").kind).toBe("start-containers");
+  });
+  it("a run that passed its verification is not judged again by its recovery (a power loss since restarted every container)", () => {
+    const j = journal({ restart: undefined, state: "verified", startedOn: "target" });
+    expect(nextStep(j, view("28.5.2+dfsg4-5", "28.5.2"), noAttempts(), debScheme, "recover").kind).toBe("done");
+    j.state = "started";
+    expect(nextStep(j, view("28.5.2+dfsg4-5", "28.5.2"), noAttempts(), debScheme, "recover").kind).toBe("verify");
   });
   it("going back from a new build that runs the containers again: they stop before the restart", () => {
     const j = journal({ order: "staged", direction: "undo", restart: { levels: [["a"]], phase: "started", stoppedAt: {}, readyAt: {} } });

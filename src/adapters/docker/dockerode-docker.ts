@@ -107,6 +107,10 @@ export class DockerodeDocker implements DockerPort {
     await this.dial(`/containers/${encodeURIComponent(id)}/start?`, "POST", [204, 304], this.timeoutMs);
   }
 
+  async pauseContainer(id: string): Promise<void> {
+    await this.dial(`/containers/${encodeURIComponent(id)}/pause?`, "POST", [204], this.timeoutMs);
+  }
+
   async version(): Promise<EngineVersion> {
     const v = (await (await this.docker()).version()) as unknown as {
       Version: string;

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Exec } from "../../exec/index.js";
-import { assertPackageNames as assertNames } from "../../versions/names.js";
+import { assertPackageNames as assertNames, PACKAGE_NAME } from "../../versions/names.js";
 import type { InstallOptions, InstalledPackage, PackageManagerPort, PackageTarget, SimulatedChange } from "../../ports/packages.js";
 import { debScheme } from "../../versions/scheme.js";
 import { debFilePrefix, parseDpkgQuery, parseMadison, parseSimulation } from "./apt-parse.js";
@@ -142,8 +142,11 @@ export class AptPackageManager implements PackageManagerPort {
     // source, e.g. Debian 13's docker-cli and tini-static for a jump): an install with --no-download
     // cannot take a file: source's package in place ("Pathname to install is not absolute").
     assertTargets(targets);
-    const brought = (await this.simulate(targets)).filter((c) => c.to !== null && !targets.some((t) => t.name === c.name)).map((c) => ({ name: c.name, version: c.to! }));
-    assertTargets(brought);
+    // (only what reads as a plain name and version: anything else, e.g. a foreign-architecture
+    // "name:arch", stays with the download above, as before)
+    const brought = (await this.simulate(targets))
+      .filter((c) => c.to !== null && !targets.some((t) => t.name === c.name) && PACKAGE_NAME.test(c.name) && debScheme.isValid(c.to))
+      .map((c) => ({ name: c.name, version: c.to! }));
     for (const t of [...targets, ...brought]) {
       const have = (await readdir(dir)).some((f) => f.startsWith(debFilePrefix(t.name, t.version)) && f.endsWith(".deb"));
       if (!have) await this.exec("env", [`--chdir=${dir}`, "apt-get", "download", ...this.cache, "-q", `${t.name}=${t.version}`], { env: ENV, timeoutMs: this.timeoutMs });
