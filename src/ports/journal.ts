@@ -91,7 +91,8 @@ export function migrateJournal(raw: Journal | JournalV1): Journal {
     ...rest,
     version: 2,
     engine: { name: engine?.name ?? "", from: rest.previous.find((p) => p.name === engine?.name)?.version ?? "", to: engine?.version ?? "" },
-    state: undo ? "installing" : state,
+    // version 1 wrote "done" for any healthy end (a failed verification too): not a verification on record
+    state: undo ? "installing" : state === "done" ? "started" : state,
     direction: undo ? "undo" : "forward",
     failure: undo ? { message: "interrupted while rolling back", step: "rollback" } : null,
     // version 1 did not record it; the API's answer decides where the releases differ

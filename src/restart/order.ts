@@ -9,9 +9,10 @@ const DEPENDS_ON = "com.docker.compose.depends_on";
  * level's longest stop timeout (a container that ignores SIGTERM is killed only then), and for each
  * level "up and steady" plus ten seconds to start and settle.
  */
-export function restartAllowanceMs(running: readonly ContainerState[], steadyMs: number): number {
+export function restartAllowanceMs(running: readonly ContainerState[], steadyMs: number, stopsDone = false): number {
   const byId = new Map(running.map((c) => [c.id, c]));
-  return startLevels(running).reduce((sum, level) => sum + Math.max(...level.map((id) => byId.get(id)?.stopTimeout ?? 10)) * 1000 + steadyMs + 10_000, 0);
+  const stop = (level: string[]) => (stopsDone ? 0 : Math.max(...level.map((id) => byId.get(id)?.stopTimeout ?? 10)) * 1000);
+  return startLevels(running).reduce((sum, level) => sum + stop(level) + steadyMs + 10_000, 0);
 }
 
 /** compose's `com.docker.compose.depends_on`: "db:service_healthy:true,cache:service_started:false" (older compose: "db:service_started"). */

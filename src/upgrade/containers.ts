@@ -37,7 +37,7 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
     const veto = await ctx.beforeStop();
     if (veto) throw new StepError(veto.step, new Error(veto.message));
   }
-  await adoptNewcomers(ctx, r);
+  await refreshPlan(ctx, r);
   r.phase = "stopping";
   await persist(ctx);
   ctx.acted = true;
@@ -50,8 +50,10 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
         async (id) => {
           try {
             await world.docker.stopContainer(id, known.get(id)?.stopTimeout ?? DEFAULT_STOP_S);
-            r.stoppedAt[id] = world.clock.now();
+            r.stoppedAt[id] ??= world.clock.now();
           } catch (err) {
+            // removed meanwhile: nothing to stop (the verification reports it missing)
+            if ((await world.docker.inspect(id).catch(() => undefined)) === null) return;
             failed.push(`${known.get(id)?.name ?? id}: ${errorMessage(err)}`);
           }
         },
@@ -65,23 +67,27 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
 }
 
 /**
- * Containers started since the snapshot (a cron job's `docker run`, a `compose up` during a long
- * install) must not ride the restart either: they join the plan, with their config recorded, and the
- * start order is made again. One with --rm cannot be started again after its stop: the run stops
- * here, before any container is stopped.
+ * The plan against what runs now. Containers started since the snapshot (a cron job's `docker run`,
+ * a `compose up` during a long install) must not ride the restart either: they join the plan, with
+ * their config recorded. At the first stop, a planned container that someone stopped meanwhile is left
+ * as it is now (not started again by the run). The start order is made again. One with --rm cannot be
+ * started again after its stop: the run stops here, before any container is stopped.
  */
-async function adoptNewcomers(ctx: MachineContext, r: PlannedRestart): Promise<void> {
+async function refreshPlan(ctx: MachineContext, r: PlannedRestart): Promise<void> {
   const planned = new Set(r.levels.flat());
   const now = await takeSnapshot(ctx.world.docker);
+  const byId = new Map(now.map((c) => [c.id, c]));
   const fresh = now.filter((c) => c.running && !planned.has(c.id));
-  if (!fresh.length) return;
+  const stoppedSince = r.phase === "running" ? [...planned].filter((id) => byId.get(id)?.running === false) : [];
+  if (!fresh.length && !stoppedSince.length) return;
   const rm = fresh.filter((c) => c.autoRemove);
   if (rm.length) throw new StepError("stop-containers", new Error(`${rm.map((c) => c.name).join(", ")} started with --rm since the snapshot: their stop would remove them; stopping nothing`));
-  const byId = new Map(now.map((c) => [c.id, c]));
-  ctx.journal.snapshot = [...ctx.journal.snapshot.filter((c) => !fresh.some((f) => f.id === c.id)), ...fresh];
-  const running = [...r.levels.flat().map((id) => byId.get(id) ?? ctx.journal.snapshot.find((c) => c.id === id)).filter((c): c is ContainerState => c !== undefined), ...fresh];
+  const changed = new Set([...fresh.map((c) => c.id), ...stoppedSince]);
+  ctx.journal.snapshot = [...ctx.journal.snapshot.filter((c) => !changed.has(c.id)), ...[...changed].map((id) => byId.get(id)!)];
+  const keep = [...planned].filter((id) => !stoppedSince.includes(id));
+  const running = [...keep.map((id) => byId.get(id) ?? ctx.journal.snapshot.find((c) => c.id === id)).filter((c): c is ContainerState => c !== undefined), ...fresh];
   r.levels = startLevels(running);
-  ctx.world.logger.warn({ containers: fresh.map((c) => c.name) }, "containers started since the snapshot join the planned restart");
+  ctx.world.logger.warn({ joined: fresh.map((c) => c.name), stoppedSince: stoppedSince.map((id) => byId.get(id)?.name ?? id) }, "the planned restart follows what runs now");
 }
 
 type Wait = { id: string; name: string; steadySince: number | null; pid: number };
@@ -160,8 +166,11 @@ export async function startContainers(ctx: MachineContext): Promise<void> {
         level,
         async (id) => {
           try {
-            if ((await world.docker.inspect(id)) === null) return; // removed meanwhile: reported missing
-            await world.docker.startContainer(id);
+            const now = await world.docker.inspect(id);
+            if (now === null) return; // removed meanwhile: reported missing
+            // running already (started by its restart policy, or by an earlier try: a paused one
+            // cannot be started again)
+            if (!now.running) await world.docker.startContainer(id);
             started.push(id);
           } catch (err) {
             failed.push(`${known.get(id)?.name ?? id}: ${errorMessage(err)}`);
@@ -173,6 +182,7 @@ export async function startContainers(ctx: MachineContext): Promise<void> {
       failed.push(...late);
       // paused before the run: paused again once running (a stop and a start unpause it)
       for (const id of level.filter((x) => started.includes(x) && known.get(x)?.paused && !late.some((l) => l.startsWith(`${known.get(x)?.name}:`)))) {
+        if ((await world.docker.inspect(id))?.paused === true) continue;
         await world.docker.pauseContainer(id).catch((err: unknown) => failed.push(`${known.get(id)?.name ?? id}: could not pause it again: ${errorMessage(err)}`));
       }
     }

@@ -38,6 +38,9 @@ export async function recoverRun(world: World, journal: Journal): Promise<RunRep
   // the run's own failure, when it had one: why it was being undone (and a target not to try again)
   if (journal.failure) report.error = { ...journal.failure };
   logger.warn({ runId: journal.runId, state: journal.state, direction: journal.direction }, "recovering an unfinished run");
+  // the planned-restart path: whatever stopped containers since their start (a power loss stops those
+  // without a restart policy), every one that ran is started again (those running are left as they are)
+  if (journal.restart?.phase === "started") journal.restart.phase = "starting";
 
   // a crashed run's policy-rc.d would hold every package's service actions on this host: first thing
   await steps.run("release-service-hold", () => world.serviceHold.release()).catch((err: unknown) => logger.error({ err }, "could not release the service hold"));

@@ -278,7 +278,8 @@ function stopGate(run: Run, slot: FleetSlot | null, journal: Journal): () => Pro
   return async () => {
     const r = journal.restart;
     const then = r && r.phase !== "running" ? `${kept}; the containers are started again` : kept;
-    const extra = r ? restartAllowanceMs(journal.snapshot.filter((c) => r.levels.flat().includes(c.id)), run.world.config.upgrade.restart.steady) : 0;
+    // (the containers' stops done already: only their starts are still to come)
+    const extra = r ? restartAllowanceMs(journal.snapshot.filter((c) => r.levels.flat().includes(c.id)), run.world.config.upgrade.restart.steady, r.phase !== "running") : 0;
     const late = run.options.beforeStop?.("stop", extra);
     if (late) return { step: "before-stop", message: `not stopping dockerd: ${late}${then}` };
     if (slot) {

@@ -98,7 +98,9 @@ export class SimEngine extends View implements DockerPort {
   pauseContainer(id: string): Promise<void> {
     return this.p.call("write", "docker", "pause-container", () => {
       this.need();
-      this.h.containers = this.h.containers.map((x) => (x.id === id && x.running ? { ...x, paused: true, status: "paused" } : x));
+      const c = this.h.containers.find((x) => x.id === id);
+      if (!c?.running || c.paused) throw new Error(`Container ${id} is not running or is paused already`);
+      this.h.containers = this.h.containers.map((x) => (x.id === id ? { ...x, paused: true, status: "paused" } : x));
     });
   }
   startContainer(id: string): Promise<void> {
@@ -107,6 +109,8 @@ export class SimEngine extends View implements DockerPort {
       const h = this.h;
       const c = h.containers.find((x) => x.id === id);
       if (!c) throw new Error(`No such container: ${id}`);
+      // as the engine: a paused container cannot be started (409), a running one is left as it is (304)
+      if (c.paused) throw new Error("cannot start a paused container, try unpause instead");
       if (c.running) return;
       h.events.push(`container ${c.name} started`);
       h.containers = h.containers.map((x) => (x.id === id ? { ...x, running: true, status: "running", pid: h.nextPid++, startedAt: new Date(h.now).toISOString() } : x));
