@@ -5,7 +5,7 @@ import { releaseOf } from "../versions/scheme.js";
 import { enter, type MachineContext } from "./context.js";
 import { restartDaemon, startDaemon, stopDaemon } from "./daemon-cycle.js";
 import { heldServices, installHeld } from "./install.js";
-import { packagesOf, type Step } from "./machine.js";
+import { packagesOf, turnBack, type Step } from "./machine.js";
 import { observe } from "./observe.js";
 import { StepError } from "./steps.js";
 import { diffFor, settleContainers, verifyAfterStart } from "./verify.js";
@@ -124,10 +124,7 @@ export async function perform(ctx: MachineContext, step: Step): Promise<void> {
     case "compare":
       return compare(ctx);
     case "turn-back":
-      ctx.journal.direction = "undo";
-      ctx.tried.start = 0;
-      ctx.tried.containersStop = 0;
-      ctx.tried.containersStart = 0;
+      turnBack(ctx.journal, ctx.tried);
       ctx.world.logger.warn({ why: step.why }, "recovery: going back to the previous versions");
       if (ctx.report.recovery) ctx.report.recovery.found += `; going back: ${step.why}`;
       return enter(ctx, ctx.journal.state);

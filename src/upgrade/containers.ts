@@ -13,6 +13,11 @@ const POLL_MS = 250;
 /** The engine's stop timeout when a container has none of its own. */
 const DEFAULT_STOP_S = 10;
 
+/** Acts on each container of a level at once (bounded): one that fails is noted by name, the others go on. */
+async function eachOf(level: readonly string[], known: ReadonlyMap<string, ContainerState>, failed: string[], act: (id: string) => Promise<void>): Promise<void> {
+  await pMap(level, (id) => act(id).catch((err: unknown) => void failed.push(`${known.get(id)?.name ?? id}: ${errorMessage(err)}`)), { concurrency: CONCURRENCY });
+}
+
 const planOf = (ctx: MachineContext): PlannedRestart => {
   const r = ctx.journal.restart;
   if (!r) throw new Error("not a planned-restart run");
@@ -45,20 +50,16 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
   const failed: string[] = [];
   await ctx.steps.run("stop-containers", async () => {
     for (const level of [...r.levels].reverse()) {
-      await pMap(
-        level,
-        async (id) => {
-          try {
-            await world.docker.stopContainer(id, known.get(id)?.stopTimeout ?? DEFAULT_STOP_S);
-            r.stoppedAt[id] ??= world.clock.now();
-          } catch (err) {
-            // removed meanwhile: nothing to stop (the verification reports it missing)
-            if ((await world.docker.inspect(id).catch(() => undefined)) === null) return;
-            failed.push(`${known.get(id)?.name ?? id}: ${errorMessage(err)}`);
-          }
-        },
-        { concurrency: CONCURRENCY },
-      );
+      await eachOf(level, known, failed, async (id) => {
+        try {
+          await world.docker.stopContainer(id, known.get(id)?.stopTimeout ?? DEFAULT_STOP_S);
+          r.stoppedAt[id] ??= world.clock.now();
+        } catch (err) {
+          // removed meanwhile: nothing to stop (the verification reports it missing)
+          if ((await world.docker.inspect(id).catch(() => undefined)) === null) return;
+          throw err;
+        }
+      });
     }
     if (failed.length) throw new Error(`could not stop ${failed.length} container(s): ${failed.join("; ")}`);
   });
@@ -113,14 +114,17 @@ function readiness(w: Wait, now: ContainerState | null, steadyMs: number, at: nu
   return at - w.steadySince >= steadyMs ? READY : WAITING;
 }
 
-/** Waits for one level's containers to be ready; returns what failed, one line each. */
-async function awaitLevel(ctx: MachineContext, ids: readonly string[]): Promise<string[]> {
+/**
+ * Waits for one level's containers to be ready: those that got ready, as last seen; what failed goes
+ * to `failed`, one line each.
+ */
+async function awaitLevel(ctx: MachineContext, ids: readonly string[], failed: string[]): Promise<Map<string, ContainerState>> {
   const { world } = ctx;
   const { readyTimeout, steady } = world.config.upgrade.restart;
   const known = recorded(ctx);
   const r = planOf(ctx);
   const deadline = world.clock.now() + readyTimeout;
-  const failed: string[] = [];
+  const ready = new Map<string, ContainerState>();
   let pending: Wait[] = ids.map((id) => ({ id, name: known.get(id)?.name ?? id, steadySince: null, pid: 0 }));
   for (;;) {
     const seen = await pMap(pending, (w) => world.docker.inspect(w.id), { concurrency: CONCURRENCY });
@@ -130,14 +134,17 @@ async function awaitLevel(ctx: MachineContext, ids: readonly string[]): Promise<
     pending.forEach((w) => {
       const now = last.get(w.id) ?? null;
       const verdict = readiness(w, now, steady, at, known.get(w.id));
-      if (verdict.kind === "ready") r.readyAt[w.id] = at;
-      else if (verdict.kind === "waiting") next.push(w);
+      if (verdict.kind === "ready") {
+        r.readyAt[w.id] = at;
+        ready.set(w.id, now!);
+      } else if (verdict.kind === "waiting") next.push(w);
       else failed.push(`${w.name}: ${verdict.why}`);
     });
     pending = next;
-    if (!pending.length) return failed;
+    if (!pending.length) return ready;
     if (at >= deadline) {
-      return [...failed, ...pending.map((w) => `${w.name}: not ready within ${Math.round(readyTimeout / 1000)} s (${describe(last.get(w.id) ?? null)})`)];
+      failed.push(...pending.map((w) => `${w.name}: not ready within ${Math.round(readyTimeout / 1000)} s (${describe(last.get(w.id) ?? null)})`));
+      return ready;
     }
     await world.clock.sleep(POLL_MS);
   }
@@ -162,27 +169,18 @@ export async function startContainers(ctx: MachineContext): Promise<void> {
   await ctx.steps.run("start-containers", async () => {
     for (const level of r.levels) {
       const started: string[] = [];
-      await pMap(
-        level,
-        async (id) => {
-          try {
-            const now = await world.docker.inspect(id);
-            if (now === null) return; // removed meanwhile: reported missing
-            // running already (started by its restart policy, or by an earlier try: a paused one
-            // cannot be started again)
-            if (!now.running) await world.docker.startContainer(id);
-            started.push(id);
-          } catch (err) {
-            failed.push(`${known.get(id)?.name ?? id}: ${errorMessage(err)}`);
-          }
-        },
-        { concurrency: CONCURRENCY },
-      );
-      const late = await awaitLevel(ctx, level.filter((id) => started.includes(id)));
-      failed.push(...late);
+      await eachOf(level, known, failed, async (id) => {
+        const now = await world.docker.inspect(id);
+        if (now === null) return; // removed meanwhile: reported missing
+        // running already (started by its restart policy, or by an earlier try: a paused one
+        // cannot be started again)
+        if (!now.running) await world.docker.startContainer(id);
+        started.push(id);
+      });
+      const ready = await awaitLevel(ctx, level.filter((id) => started.includes(id)), failed);
       // paused before the run: paused again once running (a stop and a start unpause it)
-      for (const id of level.filter((x) => started.includes(x) && known.get(x)?.paused && !late.some((l) => l.startsWith(`${known.get(x)?.name}:`)))) {
-        if ((await world.docker.inspect(id))?.paused === true) continue;
+      for (const [id, seen] of ready) {
+        if (!known.get(id)?.paused || seen.paused) continue;
         await world.docker.pauseContainer(id).catch((err: unknown) => failed.push(`${known.get(id)?.name ?? id}: could not pause it again: ${errorMessage(err)}`));
       }
     }

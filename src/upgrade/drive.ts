@@ -2,7 +2,7 @@ import type { RunResult } from "../ports/fleet.js";
 import { perform, runNames } from "./actions.js";
 import { enter, type MachineContext } from "./context.js";
 import { startDaemon } from "./daemon-cycle.js";
-import { LIMITS, containersDown, nextStep, type Step } from "./machine.js";
+import { LIMITS, containersDown, nextStep, turnBack, type Step } from "./machine.js";
 import { outages, startContainers } from "./containers.js";
 import { observe, twice } from "./observe.js";
 import { judge, type Judgement } from "./outcome.js";
@@ -23,11 +23,8 @@ async function onFailure(ctx: MachineContext, step: Step, err: unknown): Promise
   ctx.world.logger.error({ step: e.step, err: e.message, direction: ctx.journal.direction }, "step failed");
   if (ctx.journal.direction === "forward") {
     ctx.report.error ??= e;
-    ctx.journal.direction = "undo";
+    turnBack(ctx.journal, ctx.tried);
     ctx.journal.failure = e;
-    ctx.tried.start = 0;
-    ctx.tried.containersStop = 0;
-    ctx.tried.containersStart = 0;
     await enter(ctx, ctx.journal.state); // best effort now: the run goes back
   } else {
     ctx.undoErrors.push(`${e.step}: ${e.message}`);

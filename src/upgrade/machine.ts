@@ -45,6 +45,14 @@ export const LIMITS = {
   containers: 2,
 } as const;
 
+/** The run turns back: the attempts counted per direction start again (starts, the containers' stops and starts). */
+export function turnBack(j: Journal, tried: Attempts): void {
+  j.direction = "undo";
+  tried.start = 0;
+  tried.containersStop = 0;
+  tried.containersStart = 0;
+}
+
 export const noAttempts = (): Attempts => ({ repair: 0, install: { target: 0, previous: 0 }, stop: 0, start: 0, verify: 0, compare: 0, containersStop: 0, containersStart: 0 });
 
 export type Step =

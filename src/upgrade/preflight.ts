@@ -8,7 +8,7 @@ import { knownPackages, roleOf } from "../plan/roles.js";
 import type { World } from "./world.js";
 import { takeSnapshot } from "./snapshot.js";
 import { logRates, planFates } from "../restart/fates.js";
-import type { ContainerFate } from "../report/report.js";
+import type { ContainerFate, RunReport } from "../report/report.js";
 
 export interface PreflightResult {
   checks: CheckResult[];
@@ -112,10 +112,13 @@ export async function preflight(world: World, options: { to?: string | undefined
       return refused();
     }
   }
+  // the recent reports, read once: the known-bad targets and the last down window
+  let recent: Promise<RunReport[]> | null = null;
+  const reports = () => (recent ??= world.state.reports(50));
   let resolution = resolveTargets(packages.scheme, { ...selection, engine }, available, to, config.packages.deny, beyond);
   // A target that failed here is not tried again by itself (only by name, with --to, or a newer release).
   const first = resolution.kind === "target" && options.to === undefined ? resolution.engineTarget : null;
-  const bad = first !== null ? badTargets(await world.state.reports(50)).find((b) => b.version === first) : undefined;
+  const bad = first !== null ? badTargets(await reports()).find((b) => b.version === first) : undefined;
   if (bad) {
     const message = `${bad.version} ${bad.outcome === "rolled-back" ? "was rolled back" : "failed"} on this host (run ${bad.runId}: ${bad.reason}); it is not retried by itself: \`docker-live-upgrade upgrade --to ${bad.version}\` once the cause is fixed, or wait for a newer release`;
     // a jump that failed does not keep the host from its series' patch releases
@@ -147,7 +150,7 @@ export async function preflight(world: World, options: { to?: string | undefined
   const waited = world.clock.now() - sizesAt;
   if (measure && waited < 1_000) await world.clock.sleep(1_000 - waited);
   const rates = measure ? logRates(logged.map((c) => c.id), sizes, await world.host.fileSizes(logged.map((c) => c.logPath!)).catch(() => logged.map(() => null)), world.clock.now() - sizesAt) : new Map<string, number>();
-  const lastDown = (await world.state.reports(10).catch(() => [])).find((r) => r.daemonDowntimeMs !== null && r.path !== "restart")?.daemonDowntimeMs;
+  const lastDown = (await reports().catch(() => [])).slice(0, 10).find((r) => r.daemonDowntimeMs !== null && r.path !== "restart")?.daemonDowntimeMs;
   result.fates = planFates(snapshot, { path, logRates: rates, expectedDownMs: lastDown ?? EXPECTED_DOWN_MS, steadyMs: config.upgrade.restart.steady });
 
   if (resolution.kind === "up-to-date") {
