@@ -34,6 +34,9 @@
 #                                   is a repack of the installed package (26.1.6+dfsg1-1, binaries patched
 #                                   to report it); a FAULT repacks that one .deb, real or not
 #                                   (docker.io=28.5.2:dockerd-exits)
+#                                   criu=4.1.1 (Debian 13's) or criu=4.2.1 (unstable's) on a trixie
+#                                   machine, criu=3.17.1 (Debian 12's) on a deb one: criu and what
+#                                   installing it takes, for `apt-get install criu` inside
 #   machine.sh version PACKAGE UP [--rpm|--trixie]
 #                                   the full package version Docker's repository would give UP (--trixie:
 #                                   the one a trixie machine's repository gives, e.g. 28.5.2+dfsg4-5)

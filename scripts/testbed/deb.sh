@@ -294,6 +294,24 @@ $(INIT=docker dh_postinst docker.service docker.socket)" "$(dh_prerm docker.serv
 publish() {
   local repo=$1; shift
   mkdir -p "$repo"; rm -f "$repo"/*.deb "$repo"/Packages   # emptied, not replaced: machines bind it
-  build_each build "$repo" "$@"
+  local specs=() spec
+  for spec in "$@"; do
+    if [[ $spec == criu=* ]]; then cp "$(criu_bookworm "${spec#criu=}")"/*.deb "$repo/"; else specs+=("$spec"); fi
+  done
+  build_each build "$repo" ${specs[@]+"${specs[@]}"}
   flat_repo "$repo"
+}
+
+# criu_bookworm UPSTREAM: a folder with Debian 12's criu and what installing it on the base takes,
+# fetched once by the host's apt (a Debian 12 host) resolving against the base's installed packages.
+criu_bookworm() {
+  local up=$1 d=$POOL/criu-$1 v
+  [ -f "$d/.complete" ] && { echo "$d"; return 0; }
+  v=$(debian_version criu)
+  [ "$(debian_upstream "$v")" = "$up" ] || die "Debian 12 serves criu $v, not $up"
+  rm -rf "$d"; mkdir -p "$d/partial"
+  apt-get -q -y -d --no-install-recommends -o Debug::NoLocking=1 -o Dir::State::status="$BASE/var/lib/dpkg/status" \
+    -o Dir::Cache::archives="$d" install "criu=$v" >&2 || die "the host's apt could not fetch criu $v (apt-get update?)"
+  rm -rf "$d/partial" "$d/lock"; touch "$d/.complete"
+  echo "$d"
 }

@@ -20,7 +20,10 @@ in_machine() { # name cmd...
 # `exited` when nspawn ended first, or the state it was stuck in after a minute (and fails).
 boot() { # name dir
   local name=$1 d=$2 state=""
-  SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 setsid systemd-nspawn -D "$d/root" --boot --register=no --keep-unit \
+  # Debian 13 machines run without nspawn's own seccomp filter: CRIU can lift a container's filter
+  # only when it has none itself (every checkpoint fails otherwise)
+  local seccomp=1; [ "$(cat "$d/flavor" 2>/dev/null)" = trixie ] && seccomp=0
+  SYSTEMD_SECCOMP=$seccomp SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 setsid systemd-nspawn -D "$d/root" --boot --register=no --keep-unit \
     --console=pipe -M "$name" --capability=all --system-call-filter=@keyring \
     --bind-ro="$(readlink -f "$(command -v node)")":/usr/local/bin/node \
     --bind-ro="$ROOT_PROJECT":/opt/docker-live-upgrade \

@@ -57,6 +57,12 @@ publish_trixie() {
       pkg=${spec%%=*}; up=${spec#*=}; flt=""
       [[ $up == *:* ]] && { flt=${up#*:}; up=${up%%:*}; }
       [ "$pkg" != "$spec" ] || die "not PACKAGE=UPSTREAM[:FAULT]: $spec"
+      if [ "$pkg" = criu ]; then
+        [ "$pass" = releases ] || continue
+        [ -d "$POOL_TRIXIE/criu-$up" ] || die "no criu $up for Debian 13 machines (there are: $(find "$POOL_TRIXIE" -maxdepth 1 -name "criu-*" -printf "%f "))"
+        cp "$POOL_TRIXIE/criu-$up/"*.deb "$repo/"
+        continue
+      fi
       ver=$(debian13_version "$pkg" "$up")
       if [ "$pass" = releases ]; then
         f=$(trixie_real_deb "$pkg" "$ver")
@@ -98,7 +104,7 @@ cmd_base_trixie() {
   local sim; sim=$(in_root "$t" apt-get install -s -q --no-install-recommends "${SID_SET[@]}" 2>&1) \
     || { echo "$sim" | tail -n 5 >&2; die "Debian unstable does not serve SID_SET (scripts/testbed/versions.sh) any more: $(apt_policy "$t" "${SID_SET[@]}")"; }
   in_root "$t" apt-get install -d -y -q --no-install-recommends "${SID_SET[@]}" >&2
-  rm -rf "$POOL_TRIXIE/trixie" "$POOL_TRIXIE/sid" "$POOL_TRIXIE/repack"
+  rm -rf "$POOL_TRIXIE/trixie" "$POOL_TRIXIE/sid" "$POOL_TRIXIE/repack" "$POOL_TRIXIE"/criu-*
   mkdir -p "$POOL_TRIXIE/trixie" "$POOL_TRIXIE/sid"
   local keep=("${TRIXIE_SET[@]}") act pkg w3 w4 old new extra=()
   while read -r act pkg w3 w4 _; do
@@ -127,6 +133,8 @@ cmd_base_trixie() {
     [ -n "$f" ] || die "no .deb of the installed $pkg $old"
     cp "$f" "$POOL_TRIXIE/trixie/"
   done
+  criu_pool "$t" "${CRIU_TRIXIE[@]}"
+  criu_pool "$t" "${CRIU_SID[@]}"
   # No network sources inside: apt sees only the local repository, as `machine.sh repo` lays it out.
   rm -f "$t/etc/apt/sources.list.d/debian-once.list" "$t/etc/apt/preferences.d/sid-once" "$t/usr/sbin/policy-rc.d"
   echo "deb [trusted=yes] file:/srv/docker-repo ./" >"$t/etc/apt/sources.list.d/docker.list"
@@ -140,6 +148,22 @@ cmd_base_trixie() {
   touch "$t/.complete"
   mv "$t" "$BASE_TRIXIE"
   log "trixie base ready in $(( $(date +%s) - started ))s: $BASE_TRIXIE ($(du -sh "$BASE_TRIXIE" | cut -f1)); pool: $(du -sh "$POOL_TRIXIE" | cut -f1)"
+}
+
+# criu_pool ROOT SPEC...: the .debs installing these into ROOT takes (criu and what it depends on that
+# the base lacks), downloaded by the root's apt into $POOL_TRIXIE/criu-UPSTREAM, UPSTREAM criu's own.
+criu_pool() {
+  local r=$1; shift
+  rm -f "$r/var/cache/apt/archives/"*.deb
+  in_root "$r" apt-get install -d -y -q --no-install-recommends "$@" >&2 \
+    || die "Debian does not serve $* any more: $(apt_policy "$r" "${@%%/*}")"
+  local f up; f=$(find "$r/var/cache/apt/archives" -maxdepth 1 -name 'criu_*.deb' | head -n1)
+  [ -n "$f" ] || die "no criu .deb among what apt fetched for $*"
+  up=$(debian_upstream "$(dpkg-deb -f "$f" Version)")
+  mkdir -p "$POOL_TRIXIE/criu-$up"
+  cp "$r/var/cache/apt/archives/"*.deb "$POOL_TRIXIE/criu-$up/"
+  rm -f "$r/var/cache/apt/archives/"*.deb
+  log "criu $up for Debian 13 machines: $(find "$POOL_TRIXIE/criu-$up" -name "*.deb" -printf "%f ")"
 }
 
 apt_policy() { # root PACKAGE=VERSION...: what the archive offers of each, on one line

@@ -12,6 +12,7 @@ import { LockedError } from "../upgrade/lock.js";
 import { FleetNotConfiguredError, formatFleet, requireFleet } from "./commands/fleet.js";
 import { FleetRefusedError } from "../ports/fleet.js";
 import { WORKER_ENV } from "../daemon/protocol.js";
+import { registerCheckpoint } from "./commands/checkpoint.js";
 
 interface Common {
   config?: string;
@@ -194,6 +195,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         process.stdout.write(`fleet: ${paused ? "paused" : "resumed"}\n`);
       });
   }
+
+  registerCheckpoint(program, setup, setExit);
 
   return program;
 }

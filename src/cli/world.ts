@@ -21,6 +21,7 @@ import { PolicyRcdHold } from "../adapters/service-hold/policy-rc-d.js";
 import { PrometheusAlerts } from "../adapters/alerts/prometheus.js";
 import { hostname } from "node:os";
 import type { FleetPort } from "../ports/fleet.js";
+import { EngineCheckpoints } from "../adapters/checkpoints/engine-checkpoints.js";
 
 /** The fleet adapter for `fleet:` (loaded only when configured: the etcd client is heavy). */
 export async function createFleet(config: Config, logger: Logger): Promise<FleetPort | null> {
@@ -62,6 +63,7 @@ export async function createWorld(config: Config, logger: Logger): Promise<World
     hooks: createHookRunner(exec, config.hooks),
     notifier: createWebhookNotifier(config.notify, logger),
     fleet: await createFleet(config, logger),
+    checkpoints: new EngineCheckpoints(config.docker.socket, exec, config.hostRoot),
     alerts: config.fleet?.alerts ? new PrometheusAlerts(config.fleet.alerts.prometheus, config.fleet.alerts.timeout) : null,
     logger,
   };

@@ -221,6 +221,21 @@ export const configSchema = z.strictObject({
     })
     .transform((f) => ({ ...f, slots: f.slots ?? 1 }))
     .optional(),
+  /** Periodic checkpoints (CRIU, the engine in experimental mode): each running container a job names, every `every`, the newest `keep` kept. */
+  checkpoints: z
+    .array(
+      z
+        .strictObject({
+          container: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a container name or ID").optional(),
+          label: z.string().regex(/^[^=\s]+(=.*)?$/, "a label: KEY or KEY=VALUE").optional(),
+          every: duration("1h").refine((ms) => ms >= 60_000, "at least 1m"),
+          keep: z.number().int().min(1).default(3),
+          /** The container runs on after each checkpoint (false: it stops there, which periodic use rarely wants). */
+          leaveRunning: z.boolean().default(true),
+        })
+        .refine((j) => (j.container === undefined) !== (j.label === undefined), { message: "give exactly one of container or label" }),
+    )
+    .default([]),
   log: z.strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info") }).prefault({}),
 });
 

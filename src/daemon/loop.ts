@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import { currentWindow, decideRun } from "../schedule/windows.js";
-import { LockedError } from "../upgrade/lock.js";
+import { LockedError, withLock } from "../upgrade/lock.js";
 import { runSession, type SignalSource } from "../upgrade/session.js";
 import type { World } from "../upgrade/world.js";
+import type { PeriodicCheckpoints } from "../checkpoint/periodic.js";
 
 /** The longest the daemon sleeps between two looks at its windows and its journal. */
 export const MAX_SLEEP = 60_000;
@@ -58,6 +59,35 @@ export interface DaemonLoop {
   idleAfter?: () => number | undefined;
   /** When the last upgrade ran, as an earlier worker knew it; absent: read from the reports. */
   lastRunAt?: number | null;
+  /** Periodic checkpoints (`checkpoints:`), between runs, never during one. */
+  checkpoints?: PeriodicCheckpoints;
+}
+
+/**
+ * The periodic checkpoints due now, under the host lock (a run holding it, by hand or from the timer,
+ * may have dockerd down: the checkpoints wait for the next look). When the next falls due; null: none.
+ */
+async function checkpointPass(world: World, logger: Logger, periodic: PeriodicCheckpoints | undefined): Promise<number | null> {
+  if (!periodic || !world.checkpoints || !world.config.checkpoints.length) return null;
+  const deps = { docker: world.docker, checkpoints: world.checkpoints, clock: world.clock };
+  try {
+    const { due, nextAt } = await periodic.due(deps);
+    if (!due.length) return nextAt;
+    await withLock(world, "checkpoint", () =>
+      periodic.run(deps, async (r) => {
+        if (r.ok) logger.info({ container: r.container, checkpoint: r.checkpoint, ms: r.ms, removed: r.removed }, "checkpoint made");
+        else {
+          logger.error({ container: r.container, err: r.error }, "checkpoint failed");
+          await world.notifier.notify("checkpoint-failure", { id: `checkpoint-${r.container}-${r.at}`, error: { step: "checkpoint", message: `${r.container}: ${r.error ?? "?"}` } });
+        }
+      }),
+    );
+    return (await periodic.due(deps)).nextAt;
+  } catch (err) {
+    if (err instanceof LockedError) logger.info({ err: err.message }, "periodic checkpoints wait: a run holds the lock");
+    else logger.warn({ err: (err as Error).message }, "periodic checkpoints could not run; next look in a minute");
+    return world.clock.now() + MAX_SLEEP;
+  }
 }
 
 /** Why the loop returned with nothing to do: when it is next due (null: no window ahead), and what the next worker needs to know. */
@@ -96,6 +126,7 @@ export async function daemonLoop(loop: DaemonLoop): Promise<Idle | null> {
       if (open) recoverAfter = world.clock.now() + (last ? RECOVERY_BACKOFF : MAX_SLEEP);
       continue;
     }
+    const checkpointAt = await checkpointPass(world, logger, loop.checkpoints);
     const now = world.clock.now();
     const expected = await expectedDuration(world);
     const decision = decideRun(world.config.schedule, now, lastRunAt, expected);
@@ -131,11 +162,13 @@ export async function daemonLoop(loop: DaemonLoop): Promise<Idle | null> {
       continue;
     }
     const idleAfter = loop.idleAfter?.();
-    if (idleAfter !== undefined && !journalOpen && (decision.retryAt === null || decision.retryAt - now > idleAfter)) {
-      logger.debug({ reason: decision.reason, wakeAt: decision.retryAt }, "idle");
-      return { wakeAt: decision.retryAt, lastRunAt };
+    // the next thing due: the window's retry or a periodic checkpoint, whichever comes first
+    const dueAt = decision.retryAt === null ? checkpointAt : checkpointAt === null ? decision.retryAt : Math.min(decision.retryAt, checkpointAt);
+    if (idleAfter !== undefined && !journalOpen && (dueAt === null || dueAt - now > idleAfter)) {
+      logger.debug({ reason: decision.reason, wakeAt: dueAt }, "idle");
+      return { wakeAt: dueAt, lastRunAt };
     }
-    const wait = Math.max(1_000, Math.min(MAX_SLEEP, (decision.retryAt ?? now + MAX_SLEEP) - now));
+    const wait = Math.max(1_000, Math.min(MAX_SLEEP, (dueAt ?? now + MAX_SLEEP) - now));
     logger.debug({ reason: decision.reason, waitMs: wait }, "waiting");
     await loop.sleep(wait);
   }

@@ -7,6 +7,7 @@ import { rolloutProgress } from "../fleet/rollout.js";
 import { splitHostPort } from "../probes/transport.js";
 import { statusCommand } from "../status/status.js";
 import type { World } from "../upgrade/world.js";
+import type { PeriodicCheckpoints } from "../checkpoint/periodic.js";
 
 export interface Metrics {
   refresh(): Promise<void>;
@@ -17,7 +18,7 @@ export interface Metrics {
 const OUTCOMES = ["upgraded", "would-upgrade", "up-to-date", "refused", "failed", "rolled-back", "deferred"] as const;
 
 /** Prometheus exposition on the configured (local) address while the daemon runs. */
-export function startMetrics(listen: string, world: World, logger: Logger): Metrics {
+export function startMetrics(listen: string, world: World, logger: Logger, checkpoints?: PeriodicCheckpoints): Metrics {
   const registry = new Registry();
   const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name: `docker_live_upgrade_${name}`, help, labelNames, registers: [registry] });
   const lastRunTime = g("last_run_timestamp_seconds", "When the last run finished (unix time)");
@@ -32,6 +33,9 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
   const holder = world.fleet ? g("fleet_holder", "1 for each host holding a slot of the group", ["host"]) : null;
   const batch = world.fleet ? g("fleet_rollout_batch", "The batch each series' rollout is at (batches total in of)", ["series", "release", "of"]) : null;
   const soakUntil = world.fleet ? g("fleet_rollout_soak_until_timestamp_seconds", "When the soak before a rollout's next batch ends (unix time), 0 when none", ["series"]) : null;
+  const cpLast = world.config.checkpoints.length ? g("checkpoint_last_success_timestamp_seconds", "When each container's last periodic checkpoint was made (unix time)", ["container"]) : null;
+  const cpOk = world.config.checkpoints.length ? g("checkpoint_last_ok", "1 when each container's last periodic checkpoint worked, 0 when it failed", ["container"]) : null;
+  const cpFailures = world.config.checkpoints.length ? g("checkpoint_failures", "Periodic checkpoints that failed since the daemon started") : null;
   const stale = world.fleet ? g("fleet_hosts_stale", "Hosts of the group not seen for longer than fleet.staleAfter") : null;
 
   // Everything is read first and the gauges set together after, so a scrape never sees half a refresh.
@@ -47,6 +51,13 @@ export function startMetrics(listen: string, world: World, logger: Logger): Metr
         downtime.set((last.daemonDowntimeMs ?? 0) / 1000);
         const c = last.containers;
         for (const v of ["unchanged", "restarted", "missing", "changed", "new"] as const) containers.set({ verdict: v }, c ? c[v].length : 0);
+      }
+      if (checkpoints) {
+        for (const r of checkpoints.last.values()) {
+          cpOk?.set({ container: r.container }, r.ok ? 1 : 0);
+          if (r.ok) cpLast?.set({ container: r.container }, r.at / 1000);
+        }
+        cpFailures?.set(checkpoints.failures);
       }
       pending.set(s.engine.target && s.engine.target !== s.engine.installed ? 1 : 0);
       daemonUp.set(s.daemonUp ? 1 : 0);

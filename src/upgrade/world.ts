@@ -13,6 +13,7 @@ import type { Notifier } from "../notify/notifier.js";
 import type { FleetPort } from "../ports/fleet.js";
 import type { ServiceHoldPort } from "../ports/service-hold.js";
 import type { AlertsPort } from "../ports/alerts.js";
+import type { CheckpointPort } from "../ports/checkpoints.js";
 
 /** Everything a run touches, injected: the real adapters in the CLI, fakes in unit tests. */
 export interface World {
@@ -33,5 +34,7 @@ export interface World {
   fleet: FleetPort | null;
   /** The alerts that must be quiet before this host takes a fleet slot (`fleet.alerts`), or null. */
   alerts?: AlertsPort | null;
+  /** Checkpoints through the engine and CRIU (the checkpoint commands, periodic checkpoints, planned restarts). */
+  checkpoints?: CheckpointPort;
   logger: Logger;
 }

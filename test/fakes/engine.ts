@@ -81,7 +81,8 @@ export class SimEngine extends View implements DockerPort {
   inspect(id: string): Promise<ContainerState | null> {
     return this.p.call("read", "docker", "inspect", () => {
       this.need();
-      return this.h.containers.find((c) => c.id === id) ?? null;
+      // as the engine: an ID or a name
+      return this.h.containers.find((c) => c.id === id) ?? this.h.containers.find((c) => c.name === id) ?? null;
     });
   }
   stopContainer(id: string): Promise<void> {

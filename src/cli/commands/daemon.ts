@@ -9,6 +9,7 @@ import { daemonLoop, type Idle } from "../../daemon/loop.js";
 import { wakeableSleep } from "../../daemon/wakeable.js";
 import { IDLE_AFTER_MS, type FromWorker, type ToWorker } from "../../daemon/protocol.js";
 import { processSignals } from "../signals.js";
+import { PeriodicCheckpoints } from "../../checkpoint/periodic.js";
 
 /** prom-client is loaded only where metrics are configured. */
 const startMetrics = async (...args: Parameters<typeof import("../../daemon/metrics.js").startMetrics>): Promise<Metrics> =>
@@ -77,7 +78,9 @@ export async function workerLink(): Promise<WorkerLink> {
 export async function daemonCommand(setup: Setup, closeWorld: CloseWorld, link: WorkerLink | null = null): Promise<number> {
   let source = link?.source ?? null;
   let { world, logger } = await setup(source);
-  let metrics: Metrics | null = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger) : null;
+  // periodic checkpoints keep their memory (failures, last results) across reloads
+  const checkpoints = new PeriodicCheckpoints(() => world.config.checkpoints);
+  let metrics: Metrics | null = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger, checkpoints) : null;
   let stopping = false;
   const { sleep, wake } = wakeableSleep();
   const onTerm = (signal: string) => {
@@ -101,7 +104,7 @@ export async function daemonCommand(setup: Setup, closeWorld: CloseWorld, link: 
         retired.push(world);
         world = n.world;
         logger = n.logger;
-        metrics = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger) : null;
+        metrics = world.config.metrics ? await startMetrics(world.config.metrics.listen, world, logger, checkpoints) : null;
         logger.info("config reloaded");
         wake();
         return true;
@@ -139,6 +142,7 @@ export async function daemonCommand(setup: Setup, closeWorld: CloseWorld, link: 
       signals: processSignals,
       afterLook: async () => metrics?.refresh(),
       idle: closeRetired,
+      checkpoints,
       // metrics are served by the worker: with them it stays resident
       ...(link ? { idleAfter: () => (world.config.metrics ? undefined : IDLE_AFTER_MS), lastRunAt: link.lastRunAt } : {}),
     });
