@@ -36,7 +36,7 @@ export async function checkpointCheck(deps: CheckpointDeps, opts: { image: strin
   const res: CheckResult = { ok: false, criu: facts.version, kernel: facts.kernel, parts, dumpMs: null, restoreMs: null };
   const v = semver.coerce(facts.version ?? "");
   if (facts.version === null) parts.push({ name: "criu", ok: false, detail: "criu is not installed", fix: "install CRIU 4.1 or newer (Debian 13: apt-get install criu)" });
-  else if (v && semver.lt(v, "4.1.0")) parts.push({ name: "criu", ok: false, detail: `criu ${facts.version} is older than 4.1: on kernels since 6.x its dumps fail ("Unexpected rt vDSO area bounds")`, fix: "install CRIU 4.1 or newer (Debian 13's criu, or a backport)" });
+  else if (v && semver.lt(v, "4.1.0")) parts.push({ name: "criu", ok: false, detail: `criu ${facts.version} is older than 4.1: on recent kernels it fails to start ("Unexpected rt vDSO area bounds")`, fix: "install CRIU 4.1 or newer (Debian 13's criu, or a backport)" });
   else parts.push({ name: "criu", ok: true, detail: `criu ${facts.version}` });
   if (facts.check) parts.push(facts.check.ok ? { name: "criu-check", ok: true, detail: facts.check.message } : { name: "criu-check", ok: false, detail: `criu check: ${facts.check.message}`, fix: "see `criu check --all`; a CRIU older than the kernel often fails it: upgrade criu" });
   const kernel = semver.coerce(facts.kernel);

@@ -228,7 +228,7 @@ export const configSchema = z.strictObject({
         .strictObject({
           container: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "a container name or ID").optional(),
           label: z.string().regex(/^[^=\s]+(=.*)?$/, "a label: KEY or KEY=VALUE").optional(),
-          every: duration("1h").refine((ms) => ms >= 60_000, "at least 1m"),
+          every: duration("1h").refine((ms) => ms >= 10_000, "at least 10s"),
           keep: z.number().int().min(1).default(3),
           /** The container runs on after each checkpoint (false: it stops there, which periodic use rarely wants). */
           leaveRunning: z.boolean().default(true),

@@ -80,7 +80,7 @@ export class EngineCheckpoints implements CheckpointPort {
     } catch (err) {
       const e = err as ExecError;
       const text = (e.stderr || e.stdout || e.message).trim().split("\n");
-      return { version, check: { ok: false, message: text.filter((l) => /error|fail|unexpected/i.test(l)).slice(-3).join("; ") || text.slice(-3).join("; ") }, kernel };
+      return { version, check: { ok: false, message: text.filter((l) => /error|fail|unexpected/i.test(l)).slice(0, 2).join("; ") || text.slice(-3).join("; ") }, kernel };
     }
   }
 
