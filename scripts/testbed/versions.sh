@@ -64,7 +64,8 @@ TRIXIE_SET=(docker.io=26.1.5+dfsg1-9+deb13u1+b1 docker-cli=26.1.5+dfsg1-9+deb13u
 SID_SET=(docker.io=28.5.2+dfsg4-5 docker-cli=28.5.2+dfsg4-5 containerd=2.1.9+ds1-5 runc=1.3.6+ds1-1 tini-static=0.19.0-6+b2)
 
 # CRIU for checkpoints, each set with what installing it on Debian 13 takes (`repo NAME criu=4.1.1`):
-# Debian 13's own 4.1.1, and unstable's 4.2.1 (TCP sockets on kernels >= 6.16) with its newer libraries.
+# Debian 13's own 4.1.1, and unstable's (4.2.1 when written: TCP sockets on kernels >= 6.16) with its
+# newer libraries; a newer one there lands in criu-NEWER, and `repo NAME criu=4.2.1` then names both.
 # Debian 12 machines get Debian 12's criu 3.17.1 (`repo NAME criu=3.17.1`) from the host's archive.
 # shellcheck disable=SC2034 # used by the scripts that source this one
 CRIU_TRIXIE=(criu=4.1.1-1)

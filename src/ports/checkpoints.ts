@@ -44,6 +44,11 @@ export interface CheckpointPort {
   /** `POST /containers/ID/checkpoints`; exit: the container stops at the checkpoint (else it keeps running). */
   create(containerId: string, name: string, exit: boolean): Promise<void>;
   remove(containerId: string, name: string): Promise<void>;
+  /**
+   * `POST /containers/ID/update` RestartPolicy ("no", "always", "unless-stopped", "on-failure:N"): a
+   * container stopped at a checkpoint keeps its policy, so a starting dockerd would start it fresh.
+   */
+  setRestartPolicy(containerId: string, policy: string): Promise<void>;
   /** `POST /containers/ID/start?checkpoint=NAME`: the stopped container resumes from the checkpoint. */
   restore(containerId: string, name: string): Promise<void>;
   /** null when there is no such container. */
@@ -54,8 +59,8 @@ export interface CheckpointPort {
   createContainer(name: string, def: ContainerDefinition): Promise<string>;
   /** Removes a container, running or not, with its checkpoints (never its volumes). */
   removeContainer(containerId: string): Promise<void>;
-  /** Starts a throwaway container (no network) running `sh -c SCRIPT` from an image; its ID. */
-  runScratch(image: string, script: string, labels: Record<string, string>): Promise<string>;
+  /** Starts a throwaway container (network none or host: nothing published) running `sh -c SCRIPT` from an image; its ID. */
+  runScratch(image: string, script: string, labels: Record<string, string>, network: "none" | "host"): Promise<string>;
   /** Writes the checkpoint and a description of it into one archive file (gzip'd tar); its size. */
   pack(containerId: string, name: string, manifest: object, out: string): Promise<number>;
   /** Reads an archive's description without unpacking the rest. */

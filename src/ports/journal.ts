@@ -30,6 +30,14 @@ export interface PlannedRestart {
   /** When each was stopped, and when it was ready again (epoch ms): its outage. */
   stoppedAt: Record<string, number>;
   readyAt: Record<string, number>;
+  /** Labelled docker-live-upgrade.checkpoint=true, with checkpoints proven before the run: checkpointed instead of stopped. */
+  checkpoint?: string[];
+  /** The checkpoint each was stopped at (named before the act), until it runs again. */
+  checkpoints?: Record<string, string>;
+  /** The restart policy each had, set to "no" while it is stopped at its checkpoint (a starting dockerd would start it fresh); put back once it runs. */
+  policies?: Record<string, string>;
+  /** How each checkpointed container's state went: restored from its checkpoint, or lost and why. */
+  state?: Record<string, { restored: boolean; checkpoint: string | null; why: string | null }>;
 }
 
 /** Which way the run goes: to the target versions, or back to the previous ones. */

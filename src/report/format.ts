@@ -50,7 +50,7 @@ export function formatReport(r: RunReport): string {
     out.push("", "container fates:");
     for (const f of r.fates) {
       const outage = f.outageMs !== null ? `, out ${formatDuration(f.outageMs)}` : "";
-      out.push(`  ${f.name.padEnd(24)} ${f.fate}${outage}`);
+      out.push(`  ${f.name.padEnd(24)} ${f.fate}${outage}${f.state ? `; state ${f.state}` : ""}`);
       for (const risk of f.risks) out.push(`  ${"".padEnd(24)}   - ${risk}`);
     }
   }

@@ -23,8 +23,10 @@ export interface ContainerDiff {
 export interface ContainerFate {
   id: string;
   name: string;
-  fate: "kept" | "restarted" | "left-stopped" | "removed-by-stop";
+  fate: "kept" | "restarted" | "checkpointed" | "left-stopped" | "removed-by-stop";
   risks: string[];
+  /** Checkpointed: "restored from NAME", or "lost: WHY" (it started fresh). */
+  state?: string;
   /** Restarted: from its stop to ready again (null until measured). */
   outageMs: number | null;
 }

@@ -13,7 +13,14 @@ export interface FateFacts {
   expectedDownMs: number;
   /** Without a health check, how long "up and steady" lasts (upgrade.restart.steady). */
   steadyMs: number;
+  /** Labelled containers that will be checkpointed (checkpoints proven here); absent: none. */
+  checkpointed?: ReadonlySet<string>;
+  /** Why labelled containers will not be checkpointed (checkpoints do not work here), when so. */
+  noCheckpoints?: string | null;
 }
+
+/** The label that asks for a checkpoint instead of a stop on the planned-restart path. */
+export const CHECKPOINT_LABEL = "docker-live-upgrade.checkpoint";
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(bytes < 10 * 1024 ? 1 : 0)} KiB`;
 
@@ -31,7 +38,14 @@ export function planFates(snapshot: readonly ContainerState[], facts: FateFacts)
     if (facts.path === "restart") {
       if (c.autoRemove) return { ...ref, fate: "removed-by-stop", risks: [...risks, "started with --rm: its stop removes it, it cannot be started again"], outageMs: null };
       if (c.paused) risks.push("paused: its processes restart from the beginning, then it is paused again");
-      if (c.spec?.labels["docker-live-upgrade.checkpoint"] === "true") risks.push("labelled docker-live-upgrade.checkpoint=true: checkpoints are not made on this path; it is stopped and started like the others");
+      if (facts.checkpointed?.has(c.id)) {
+        risks.push("checkpointed instead of stopped, restored instead of started: its processes and memory carry over");
+        risks.push("if the new engine cannot restore it, it starts fresh: its state is lost (the report says so)");
+        if (c.restartPolicy === "always") risks.push("restart policy always: the new dockerd may start it fresh itself before it is restored (unless-stopped does not)");
+        if (published) risks.push("published ports: refused from its checkpoint until it runs again");
+        return { ...ref, fate: "checkpointed", risks, outageMs: null };
+      }
+      if (c.spec?.labels[CHECKPOINT_LABEL] === "true") risks.push(`labelled ${CHECKPOINT_LABEL}=true, but ${c.paused ? "paused: a paused container is not checkpointed" : `checkpoints do not work here (${facts.noCheckpoints ?? "?"})`}: it is stopped and started fresh, its state lost`);
       if (c.status === "restarting") risks.push("crash-looping already: started again, not waited for to be well");
       else if (c.health === "unhealthy") risks.push("unhealthy already: waited for to run, not for its health check");
       risks.push(c.healthcheck ? "waited for until its health check passes" : `no health check: ready means up and steady for ${(facts.steadyMs / 1000).toFixed(0)} s, not that it serves`);

@@ -5,6 +5,8 @@ import { persist, type MachineContext } from "./context.js";
 import { StepError, errorMessage } from "./steps.js";
 import { takeSnapshot } from "./snapshot.js";
 import { startLevels } from "../restart/order.js";
+import { autoName } from "../checkpoint/names.js";
+import { restoreWithRetry } from "../checkpoint/ops.js";
 
 /** Containers stopped or started at once (each stop waits out its own timeout: they overlap). */
 const CONCURRENCY = 16;
@@ -43,6 +45,16 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
     if (veto) throw new StepError(veto.step, new Error(veto.message));
   }
   await refreshPlan(ctx, r);
+  // each checkpoint is named in the journal before it is made: a recovery restores from it, or (never
+  // made) starts the container fresh
+  const planned = new Set(r.levels.flat());
+  const known0 = recorded(ctx);
+  for (const id of r.checkpoint ?? []) {
+    if (!planned.has(id) || !world.checkpoints) continue;
+    (r.checkpoints ??= {})[id] ??= autoName(world.clock.now());
+    const policy = known0.get(id)?.restartPolicy ?? "no";
+    if (policy !== "no") (r.policies ??= {})[id] ??= policy;
+  }
   r.phase = "stopping";
   await persist(ctx);
   ctx.acted = true;
@@ -52,6 +64,10 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
     for (const level of [...r.levels].reverse()) {
       await eachOf(level, known, failed, async (id) => {
         try {
+          if (await checkpointed(ctx, r, id)) {
+            r.stoppedAt[id] ??= world.clock.now();
+            return;
+          }
           await world.docker.stopContainer(id, known.get(id)?.stopTimeout ?? DEFAULT_STOP_S);
           r.stoppedAt[id] ??= world.clock.now();
         } catch (err) {
@@ -65,6 +81,89 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
   });
   r.phase = "stopped";
   await persist(ctx);
+}
+
+/**
+ * A labelled container stopped at a checkpoint (the engine's `checkpoint create`, exit): true when so.
+ * A dump that fails lets the container run on: it is stopped like the others, its state lost (said so).
+ */
+async function checkpointed(ctx: MachineContext, r: PlannedRestart, id: string): Promise<boolean> {
+  const name = r.checkpoints?.[id];
+  const cp = ctx.world.checkpoints;
+  if (name === undefined || !cp) return false;
+  const now = await ctx.world.docker.inspect(id);
+  if (now?.running && !now.paused) {
+    try {
+      // no restart policy while it is stopped at the checkpoint: the new dockerd would start it fresh
+      if (r.policies?.[id] !== undefined) await cp.setRestartPolicy(id, "no");
+      await cp.create(id, name, true);
+      return true;
+    } catch (err) {
+      lose(r, id, null, `its checkpoint failed (${errorMessage(err)}): stopped and started fresh`);
+    }
+  } else if (now && !now.running) {
+    // stopped at it already (a run before this process, or an earlier try): the checkpoint is kept for
+    // the start; one never made (a crash before the dump) is not
+    const have = await cp.list(id).then((l) => l.some((e) => e.name === name));
+    if (have) return true;
+  }
+  delete r.checkpoints![id];
+  return false;
+}
+
+/** A checkpointed container's state is lost: said once, the first loss kept (a later restore brings back only what came after it). */
+function lose(r: PlannedRestart, id: string, checkpoint: string | null, why: string): void {
+  const state = (r.state ??= {});
+  if (state[id]?.restored === false) return;
+  state[id] = { restored: false, checkpoint, why };
+}
+
+/**
+ * Starts a container stopped at a checkpoint from it (retried on the engine's "content already
+ * exists"); a restore that fails starts it fresh. One already running (its restart policy, or an
+ * earlier try) lost its checkpointed state: recorded, not hidden.
+ */
+async function resume(ctx: MachineContext, r: PlannedRestart, id: string, running: boolean): Promise<void> {
+  const { world } = ctx;
+  try {
+    await resumeFrom(ctx, r, id, running);
+  } finally {
+    // its own restart policy back, running or not (recorded before it was taken away)
+    const policy = r.policies?.[id];
+    if (policy !== undefined && world.checkpoints) {
+      await world.checkpoints.setRestartPolicy(id, policy);
+      delete r.policies![id];
+    }
+  }
+}
+
+async function resumeFrom(ctx: MachineContext, r: PlannedRestart, id: string, running: boolean): Promise<void> {
+  const { world } = ctx;
+  const name = r.checkpoints?.[id];
+  if (name === undefined || !world.checkpoints) {
+    // planned for a checkpoint, but not stopped at one: its state is gone, and the report says so
+    if (r.checkpoint?.includes(id) && !running) lose(r, id, null, "it was not stopped at a checkpoint: started fresh");
+    if (!running) await world.docker.startContainer(id);
+    return;
+  }
+  if (running) {
+    lose(r, id, name, `it ran already when its restore came (its restart policy started it, or an interrupted run restored it): its state cannot be told; the checkpoint ${name} is kept`);
+    delete r.checkpoints![id];
+    return;
+  }
+  try {
+    await restoreWithRetry({ docker: world.docker, checkpoints: world.checkpoints, clock: world.clock }, id, name);
+    // restored: but a state lost earlier in the run (a fresh start before this checkpoint) stays lost
+    (r.state ??= {})[id] ??= { restored: true, checkpoint: name, why: null };
+  } catch (err) {
+    // the checkpoint stays: an engine that can restore it later still can
+    lose(r, id, name, `the engine could not restore it (${errorMessage(err)}): started fresh; the checkpoint ${name} is kept`);
+    delete r.checkpoints![id];
+    await world.docker.startContainer(id);
+    return;
+  }
+  delete r.checkpoints![id];
+  await world.checkpoints.remove(id, name).catch(() => undefined);
 }
 
 /**
@@ -174,7 +273,7 @@ export async function startContainers(ctx: MachineContext): Promise<void> {
         if (now === null) return; // removed meanwhile: reported missing
         // running already (started by its restart policy, or by an earlier try: a paused one
         // cannot be started again)
-        if (!now.running) await world.docker.startContainer(id);
+        await resume(ctx, r, id, now.running);
         started.push(id);
       });
       const ready = await awaitLevel(ctx, level.filter((id) => started.includes(id)), failed);

@@ -3,6 +3,7 @@ import { perform, runNames } from "./actions.js";
 import { enter, type MachineContext } from "./context.js";
 import { startDaemon } from "./daemon-cycle.js";
 import { LIMITS, containersDown, nextStep, turnBack, type Step } from "./machine.js";
+import { CHECKPOINT_LABEL } from "../restart/fates.js";
 import { outages, startContainers } from "./containers.js";
 import { observe, twice } from "./observe.js";
 import { judge, type Judgement } from "./outcome.js";
@@ -125,9 +126,15 @@ function report(ctx: MachineContext, j: Judgement): void {
     const outage = outages(planned);
     const known = new Map(journal.snapshot.map((c) => [c.id, c]));
     // a recovery reports the fates from the journal: what the run planned
-    if (!r.fates.length) r.fates = journal.snapshot.map((c) => ({ id: c.id, name: c.name, fate: c.running ? "restarted" : "left-stopped", risks: [], outageMs: null }));
+    if (!r.fates.length) r.fates = journal.snapshot.map((c) => ({ id: c.id, name: c.name, fate: !c.running ? "left-stopped" : planned.checkpoint?.includes(c.id) ? "checkpointed" : "restarted", risks: [], outageMs: null }));
     for (const f of r.fates) if (outage.has(f.id)) f.outageMs = outage.get(f.id) ?? null;
-    if (planned.phase === "running") for (const f of r.fates) if (f.fate === "restarted" && known.get(f.id)?.running) f.fate = "kept";
+    for (const f of r.fates) {
+      const st = planned.state?.[f.id];
+      if (st) f.state = st.restored ? `restored from ${st.checkpoint ?? "?"}` : `lost: ${st.why ?? "?"}`;
+      // labelled, but checkpoints did not work here: stopped and started fresh like the others
+      else if (f.fate === "restarted" && planned.phase !== "running" && known.get(f.id)?.spec?.labels[CHECKPOINT_LABEL] === "true") f.state = "lost: not checkpointed (checkpoints did not work here): stopped and started fresh";
+    }
+    if (planned.phase === "running") for (const f of r.fates) if ((f.fate === "restarted" || f.fate === "checkpointed") && known.get(f.id)?.running) f.fate = "kept";
   }
   r.engineVersion.after = ctx.view.engineVersion;
   const wentBack = journal.direction === "undo";

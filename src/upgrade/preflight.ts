@@ -7,7 +7,8 @@ import { buildOfRelease, buildPlan, judgeSimulation, resolveTargets, selectPacka
 import { knownPackages, roleOf } from "../plan/roles.js";
 import type { World } from "./world.js";
 import { takeSnapshot } from "./snapshot.js";
-import { logRates, planFates } from "../restart/fates.js";
+import { CHECKPOINT_LABEL, logRates, planFates } from "../restart/fates.js";
+import { checkpointCheck } from "../checkpoint/check.js";
 import type { ContainerFate, RunReport } from "../report/report.js";
 
 export interface PreflightResult {
@@ -23,6 +24,8 @@ export interface PreflightResult {
   packages: string[];
   /** Each container's fate in the planned run, and its risks. */
   fates: ContainerFate[];
+  /** The planned-restart path: the containers to checkpoint instead of stopping. */
+  checkpoint: string[];
 }
 
 /** The down window a live upgrade is expected to take, for the log-pipe risk: the last run's, else this. */
@@ -36,7 +39,7 @@ const EXPECTED_DOWN_MS = 3_000;
 export async function preflight(world: World, options: { to?: string | undefined; dryRun: boolean; allowRestart?: boolean }): Promise<PreflightResult> {
   const { docker, packages, config } = world;
   const checks: CheckResult[] = [];
-  const result: PreflightResult = { checks, verdict: "refused", plan: null, engine: { package: null, from: null, to: null }, version: null, info: null, snapshot: [], packages: [], fates: [] };
+  const result: PreflightResult = { checks, verdict: "refused", plan: null, engine: { package: null, from: null, to: null }, version: null, info: null, snapshot: [], packages: [], fates: [], checkpoint: [] };
   const beyond = options.allowRestart === true || config.upgrade.beyondPatch === "restart";
   const refused = (): PreflightResult => ({ ...result, verdict: "refused" });
 
@@ -151,7 +154,10 @@ export async function preflight(world: World, options: { to?: string | undefined
   if (measure && waited < 1_000) await world.clock.sleep(1_000 - waited);
   const rates = measure ? logRates(logged.map((c) => c.id), sizes, await world.host.fileSizes(logged.map((c) => c.logPath!)).catch(() => logged.map(() => null)), world.clock.now() - sizesAt) : new Map<string, number>();
   const lastDown = (await reports().catch(() => [])).slice(0, 10).find((r) => r.daemonDowntimeMs !== null && r.path !== "restart")?.daemonDowntimeMs;
-  result.fates = planFates(snapshot, { path, logRates: rates, expectedDownMs: lastDown ?? EXPECTED_DOWN_MS, steadyMs: config.upgrade.restart.steady });
+  const cp = path === "restart" ? await checkpointPlan(world, snapshot) : null;
+  if (cp?.check) checks.push(cp.check);
+  result.checkpoint = [...(cp?.ids ?? [])];
+  result.fates = planFates(snapshot, { path, logRates: rates, expectedDownMs: lastDown ?? EXPECTED_DOWN_MS, steadyMs: config.upgrade.restart.steady, checkpointed: cp?.ids, noCheckpoints: cp?.why ?? null });
 
   if (resolution.kind === "up-to-date") {
     result.engine.to = engine.version;
@@ -210,4 +216,24 @@ function holdsVerdict(held: readonly string[], engineSet: readonly string[], man
   if (foreign.length) return fail("package-holds", `${foreign.join(", ")} held by someone else (${hint}); release the hold${manage ? "" : ", or set packages.hold: true to let the upgrader manage the engine's holds"}`);
   if (manage) return pass("package-holds", held.length ? `${held.join(", ")} held by the upgrader between runs` : `${engineSet.join(", ")} will be held after the run (packages.hold)`);
   return pass("package-holds", "no holds on the planned packages");
+}
+
+/**
+ * The planned-restart path: running containers labelled docker-live-upgrade.checkpoint=true are
+ * checkpointed instead of stopped when checkpoints work here (CRIU 4.1+, its own check, the engine in
+ * experimental mode: `checkpoint check` without its throwaway container). A dump that fails in the run
+ * falls back to a stop, and a restore that fails to a fresh start: said in the report, never hidden.
+ */
+async function checkpointPlan(world: World, snapshot: readonly ContainerState[]): Promise<{ ids: Set<string>; why: string | null; check: CheckResult | null }> {
+  const labelled = snapshot.filter((c) => c.running && !c.paused && c.spec?.labels[CHECKPOINT_LABEL] === "true");
+  if (!labelled.length) return { ids: new Set(), why: null, check: null };
+  const names = labelled.map((c) => c.name).join(", ");
+  let why: string;
+  if (!world.checkpoints) why = "no checkpoint support in this build";
+  else {
+    const r = await checkpointCheck({ docker: world.docker, checkpoints: world.checkpoints, clock: world.clock }, { image: null, live: false }).catch((err: unknown) => errorMessage(err));
+    if (typeof r !== "string" && r.ok) return { ids: new Set(labelled.map((c) => c.id)), why: null, check: pass("checkpoints", `${names}: checkpointed instead of stopped (criu ${r.criu ?? "?"}); a failed dump falls back to a stop, a failed restore to a fresh start`) };
+    why = typeof r === "string" ? r : r.parts.filter((p) => !p.ok).map((p) => `${p.detail}${p.fix ? ` (${p.fix})` : ""}`).join("; ");
+  }
+  return { ids: new Set(), why, check: fail("checkpoints", `${names} labelled ${CHECKPOINT_LABEL}=true, but checkpoints do not work here: ${why}; they are stopped and started fresh, their state lost`, "warning") };
 }

@@ -254,7 +254,8 @@ async function prepare(run: Run, plan: UpgradePlan, pre: PreflightResult, held: 
     const lost = running.filter((c) => c.autoRemove);
     // started with --rm since the preflight: its stop would remove it
     if (lost.length) return abandon({ message: `${lost.map((c) => c.name).join(", ")} run with --rm: the planned restart's stop would remove them; stop them yourself, or recreate them without --rm`, step: "snapshot" }, "refused", EXIT.refused);
-    journal.restart = { levels: startLevels(running), phase: "running", stoppedAt: {}, readyAt: {} };
+    const checkpoint = running.filter((c) => pre.checkpoint.includes(c.id) && !c.paused).map((c) => c.id);
+    journal.restart = { levels: startLevels(running), phase: "running", stoppedAt: {}, readyAt: {}, ...(checkpoint.length ? { checkpoint, checkpoints: {}, state: {} } : {}) };
   }
   // The commit point: the journal is on disk before anything on the host changes. A signal that came
   // in the last stretch still aborts here, as it was told it would.

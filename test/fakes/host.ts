@@ -84,6 +84,14 @@ export class SimHost {
     cgroupDriver: "cgroupfs",
   };
   containers: ContainerState[] = [container("web"), container("db", { pid: 2000 })];
+  /** Containers whose in-memory state is tracked (id -> a token: a fresh start makes a new one, a restore brings its checkpoint's back). */
+  stateTokens = new Map<string, number>();
+  /** Checkpoints on disk: "ID/NAME" -> the state token it holds. */
+  checkpointStore = new Map<string, number>();
+  /** Containers stopped by a stop (not by a checkpoint or an exit): a starting dockerd leaves them stopped unless their policy is always. */
+  manuallyStopped = new Set<string>();
+  /** The engine refuses every restore (docker 28.5 with containerd 2.1, some cases). */
+  restoreFails = false;
   /** The release whose dockerd last ran the containers (null: not tracked): another MAJOR.MINOR's start orphans them. */
   containersRunBy: string | null = null;
   /** Container log files' sizes (their growth is a log rate). */
@@ -158,7 +166,8 @@ export class SimHost {
 
 /** A copy of a journal as deep as the run changes it (the snapshot and the package lists are never changed in place). */
 export function copyJournal(j: Journal): Journal {
-  return { ...j, failure: j.failure && { ...j.failure }, holds: { before: [...j.holds.before], after: [...j.holds.after] }, transitions: [...j.transitions] };
+  // the planned restart's record is changed in place by the run (phases, times, checkpoints): copied whole
+  return { ...j, failure: j.failure && { ...j.failure }, holds: { before: [...j.holds.before], after: [...j.holds.after] }, transitions: [...j.transitions], ...(j.restart ? { restart: structuredClone(j.restart) } : {}) };
 }
 
 /** A copy of everything on the host (to replay many faults from one state). */

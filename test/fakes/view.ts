@@ -17,6 +17,9 @@ export function startDaemon(h: SimHost, by: string | null): void {
   const build = h.engineBuild();
   if (h.brokenBuilds.has(build)) return; // the new dockerd exits at once: the API never answers
   // a dockerd of another MAJOR.MINOR than the one that ran the containers does not restore them: orphaned (Exited 255, their processes left running)
+  // a starting dockerd starts the stopped containers whose restart policy says so: always, and
+  // unless-stopped unless stopped by a stop (a checkpoint's exit is not one); none orphaned just now
+  const stopped = new Set(h.containers.filter((c) => !c.running).map((c) => c.id));
   const was = h.containersRunBy !== null ? releaseOf(h.containersRunBy) : null;
   const now = releaseOf(build);
   if (was && now && (was.major !== now.major || was.minor !== now.minor) && h.containers.some((c) => c.running)) {
@@ -24,6 +27,12 @@ export function startDaemon(h: SimHost, by: string | null): void {
     h.containers = h.containers.map((c) => (c.running ? { ...c, running: false, paused: false, status: "exited", pid: 0 } : c));
   }
   h.containersRunBy = build;
+  h.containers = h.containers.map((c) => {
+    if (!stopped.has(c.id) || !(c.restartPolicy === "always" || (c.restartPolicy === "unless-stopped" && !h.manuallyStopped.has(c.id)))) return c;
+    h.events.push(`container ${c.name} started by dockerd (restart policy ${c.restartPolicy})`);
+    if (h.stateTokens.has(c.id)) h.stateTokens.set(c.id, -h.nextPid);
+    return { ...c, running: true, paused: false, status: "running", pid: h.nextPid++, startedAt: new Date(h.now).toISOString() };
+  });
   h.daemonUp = true;
   h.binaryReplaced = false;
   h.runningBuild = h.binaryOf(h.installedVersions[h.engineName()]);

@@ -6,7 +6,7 @@ import type { World } from "../../src/upgrade/world.js";
 import { SimFleet } from "./fleet.js";
 import { SimHost } from "./host.js";
 import { SimProcess, type Fault } from "./process.js";
-import { SimEngine } from "./engine.js";
+import { SimCheckpoints, SimEngine } from "./engine.js";
 import { SimPackages } from "./packages.js";
 import { SimLock, SimState, simHost } from "./ports.js";
 import { SimService, SimServiceHold } from "./services.js";
@@ -80,6 +80,7 @@ export function simWorld(host: SimHost, config: ConfigInput = {}, options: SimOp
     hooks: { run: (kind) => p.call("write", "hooks", kind, () => []) },
     notifier: { notify: (event) => p.call("write", "notify", event, () => void host.events.push(`notify ${event}`)) },
     fleet: fleetSlots !== null ? new SimFleet(p, fleetSlots) : null,
+    checkpoints: new SimCheckpoints(p),
     logger: SILENT,
     sim: host,
     process: p,

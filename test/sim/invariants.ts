@@ -69,6 +69,14 @@ export function violations(host: SimHost, prepared: Prepared, was: Before, end: 
     const stopped = prepared.ran.filter((n) => !host.containers.some((c) => c.name === n && c.running));
     if (stopped.length) out.push(`containers that ran are not running (dockerd up): ${stopped.join(", ")}`);
   }
+  // a checkpointed container's state: kept, or the report says it was lost (never the other way round)
+  const st = prepared.stateful;
+  const db = st ? host.containers.find((c) => c.name === st.name) : undefined;
+  if (st && db?.running && host.stateTokens.get(db.id) !== st.token) {
+    // this process's report, or one an earlier process of the run saved (a recovery killed after its report)
+    const said = [r, ...host.reportFiles.map((f) => JSON.parse(f.json) as RunReport).reverse()].map((x) => x.fates.find((f) => f.name === st.name)?.state).find((x) => x !== undefined);
+    if (!said?.startsWith("lost")) out.push(`${st.name}'s state was lost (started fresh) but the report says ${said === undefined ? "nothing of it" : `"${said}"`}`);
+  }
   const healthy = up && set !== "mixed" && sameRelease(host.engineVersion, engineRelease) && host.runningBuild === installedBuild && host.halfInstalled.size === 0;
   // holds: never lost; after a finished run or recovery, every planned package held (packages.hold)
   const finished = r.command === "recover" ? r.outcome !== "failed" && r.recovery?.runId !== null : r.outcome === "upgraded" || r.outcome === "rolled-back";

@@ -16,6 +16,8 @@ export interface Scenario {
   release: "good" | "install-fails" | "dockerd-dies" | "restarts-containers" | "wrong-build" | "revision";
   /** A MAJOR.MINOR jump (Debian 13's 26.1.5 to unstable's 28.5.2, containerd 1.7 to 2.1) by planned container restarts. */
   jump?: boolean;
+  /** A jump: db is labelled for checkpoints; its restores work, or the new engine refuses every one. */
+  restoreFails?: boolean;
 }
 
 export const ALL_SCENARIOS: Scenario[] = (() => {
@@ -35,11 +37,12 @@ export const ALL_SCENARIOS: Scenario[] = (() => {
   for (const order of ["staged", "stop-first"] as const) {
     for (const release of ["good", "install-fails", "dockerd-dies", "wrong-build"] as const) out.push({ order, pm: "apt", containerd: true, fleet: false, release, jump: true });
     out.push({ order, pm: "apt", containerd: true, fleet: true, release: "good", jump: true });
+    out.push({ order, pm: "apt", containerd: true, fleet: false, release: "good", jump: true, restoreFails: true });
   }
   return out;
 })();
 
-export const nameOf = (s: Scenario): string => `${s.order} ${s.pm}${s.containerd ? " +containerd" : ""}${s.fleet ? " fleet" : ""}${s.jump ? " jump" : ""} release:${s.release}`;
+export const nameOf = (s: Scenario): string => `${s.order} ${s.pm}${s.containerd ? " +containerd" : ""}${s.fleet ? " fleet" : ""}${s.jump ? " jump" : ""}${s.restoreFails ? " restore-fails" : ""} release:${s.release}`;
 
 interface Versions {
   engine: [string, string, string];
@@ -77,6 +80,8 @@ export interface Prepared {
   holdsAfter: string[];
   /** The planned-restart path: the containers that ran, which must run again whenever dockerd answers at the end. */
   ran: string[];
+  /** The container whose state rides a checkpoint (a jump's db), and its state as the run found it. */
+  stateful: { name: string; token: number } | null;
 }
 
 const configs = new Map<string, ConfigInput>();
@@ -111,12 +116,14 @@ export function prepare(s: Scenario): Prepared {
     const compose = (service: string, dependsOn?: string) => ({ imageId: "sha256:1", command: "[null,null]", env: [], mounts: [], networkMode: "host", restartPolicy: "unless-stopped", labels: { "com.docker.compose.project": "shop", "com.docker.compose.service": service, ...(dependsOn ? { "com.docker.compose.depends_on": `${dependsOn}:service_started:false` } : {}) } });
     host.containers = [
       container("web", { restartPolicy: "unless-stopped", spec: compose("web", "db") }),
-      container("db", { pid: 2000, restartPolicy: "unless-stopped", spec: compose("db") }),
+      container("db", { pid: 2000, restartPolicy: "unless-stopped", spec: { ...compose("db"), labels: { ...compose("db").labels, "docker-live-upgrade.checkpoint": "true" } } }),
       container("cron", { pid: 3000, spec: { imageId: "sha256:2", command: "[null,null]", env: ["A=1"], mounts: [], networkMode: "host", restartPolicy: "no", labels: {} } }),
       container("frozen", { pid: 4000, paused: true, status: "paused", restartPolicy: "unless-stopped" }),
       container("old", { running: false, status: "exited", pid: 0 }),
     ];
     host.containersRunBy = host.engineBuild();
+    host.stateTokens.set(host.containers[1]!.id, 2000);
+    host.restoreFails = s.restoreFails === true;
   }
   // a restarted dockerd answers once it has restored its containers
   host.readyDelayMs = 2_000;
@@ -129,5 +136,5 @@ export function prepare(s: Scenario): Prepared {
     probes: [{ name: "web", http: "http://127.0.0.1:8080/", interval: "2s" }],
   };
   configs.set(nameOf(s), config); // one object per configuration: parsed once
-  return { host, config, planned, holdsAfter: installed.map(([n]) => n), ran: s.jump ? host.containers.filter((c) => c.running).map((c) => c.name) : [] };
+  return { host, config, planned, holdsAfter: installed.map(([n]) => n), ran: s.jump ? host.containers.filter((c) => c.running).map((c) => c.name) : [], stateful: s.jump ? { name: "db", token: 2000 } : null };
 }

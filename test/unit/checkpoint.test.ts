@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { checkpointCheck } from "../../src/checkpoint/check.js";
+import { checkpointCheck, formatCheck } from "../../src/checkpoint/check.js";
 import { autoName, autoTime, isAuto, pruneSet } from "../../src/checkpoint/names.js";
 import { CheckpointFailed, CheckpointRefused, createCheckpoint, exportContainer, importContainer, restoreCheckpoint, type CheckpointDeps } from "../../src/checkpoint/ops.js";
 import { PeriodicCheckpoints } from "../../src/checkpoint/periodic.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { CheckpointEntry, CheckpointPort, ContainerDefinition, CriuFacts } from "../../src/ports/checkpoints.js";
 import { container } from "../fakes/world.js";
-import { fakeWorld, type FakeWorld } from "../fakes/world.js";
+import { fakeWorld, simWorld, type FakeWorld } from "../fakes/world.js";
+import { prepare } from "../sim/scenarios.js";
+import { runSession } from "../../src/upgrade/session.js";
 
 /** The engine's checkpoints over the simulated host's containers; failures on demand. */
 class FakeCheckpoints implements CheckpointPort {
@@ -37,6 +39,7 @@ class FakeCheckpoints implements CheckpointPort {
     if (exit) this.set(id, { running: false, status: "exited", pid: 0 });
     return Promise.resolve();
   }
+  setRestartPolicy = () => Promise.resolve();
   remove(id: string, name: string) {
     this.saved.set(id, (this.saved.get(id) ?? []).filter((e) => e.name !== name));
     return Promise.resolve();
@@ -179,8 +182,17 @@ describe("checkpoint check", () => {
     const r = await checkpointCheck(deps, { image: "app:1" });
     expect(r.ok).toBe(true);
     expect(r.parts.find((p) => p.name === "sockets")?.detail).toMatch(/cannot dump TCP sockets/);
-    expect(cp.removed).toEqual(["scratch"]);
+    expect(cp.removed).toEqual(["scratch", "scratch"]);
     expect(w.engine.containers.map((c) => c.name)).toEqual(["app"]);
+  });
+
+  it("tries --network none and host: an engine that restores only one of them is said so, and the check fails", async () => {
+    const { cp, deps } = setup();
+    cp.restoreFailures = ["bind-mount /proc/0/ns/net -> /var/run/docker/netns/x: no such file or directory"];
+    const r = await checkpointCheck(deps, { image: "app:1" });
+    expect(r.ok).toBe(false);
+    expect(r.parts.filter((p) => !p.ok).map((p) => p.detail)).toEqual([expect.stringMatching(/^--network none: restore of the throwaway container failed: bind-mount/)]);
+    expect(formatCheck(r)).toMatch(/checkpoints work on this host only for containers on --network host$/);
   });
 });
 
@@ -209,3 +221,30 @@ describe("periodic checkpoints", () => {
     expect(() => parseConfig({ checkpoints: [{ label: "b", every: "5s" }] })).toThrow(/at least 10s/);
   });
 });
+
+describe("checkpoints in a planned restart (the simulated host: a starting dockerd starts what its restart policy says)", () => {
+  for (const order of ["staged", "stop-first"] as const) {
+    it(`${order}: db, labelled, is checkpointed with its restart policy off, restored on the new engine, its policy back; a refused restore starts it fresh, said so`, async () => {
+      for (const restoreFails of [false, true]) {
+        const prepared = prepare({ order, pm: "apt", containerd: true, fleet: false, release: "good", jump: true, restoreFails });
+        const world = simWorld(prepared.host, prepared.config);
+        const [report] = await runSession(world, { command: "upgrade" });
+        expect([report?.outcome, report?.exitCode]).toEqual(["upgraded", 0]);
+        const db = prepared.host.containers.find((c) => c.name === "db")!;
+        expect([db.running, db.restartPolicy]).toEqual([true, "unless-stopped"]);
+        const fate = report!.fates.find((f) => f.name === "db")!;
+        expect(fate.fate).toBe("checkpointed");
+        if (restoreFails) {
+          expect(fate.state).toMatch(/^lost: the engine could not restore it \(.*bind-mount.*\): started fresh; the checkpoint dlu-\S+ is kept$/);
+          expect(prepared.host.stateTokens.get(db.id)).not.toBe(2000);
+        } else {
+          expect(fate.state).toMatch(/^restored from dlu-/);
+          expect(prepared.host.stateTokens.get(db.id)).toBe(2000);
+          expect(prepared.host.checkpointStore.size).toBe(0);
+        }
+        expect(prepared.host.events).not.toContain("container db started by dockerd (restart policy unless-stopped)");
+      }
+    });
+  }
+});
+

@@ -23,7 +23,7 @@ const LAYERS: string[][] = [
   ["ports"], //                        interfaces of every side effect, and their records
   ["fleet", "history", "checks", "probes"], // pure decisions over ports and reports
   ["plan"], //                         targets and the plan
-  ["restart"], //                      the planned-restart path's pure parts: start order, fates
+  ["restart", "checkpoint"], //        the planned-restart path's pure parts (start order, fates); checkpoints over their port
   ["hooks", "notify"], //              argv hooks, webhooks
   ["adapters"], //                     one per port
   ["upgrade"], //                      the state machine, the run, recovery, the session

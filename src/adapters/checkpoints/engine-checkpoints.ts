@@ -109,6 +109,12 @@ export class EngineCheckpoints implements CheckpointPort {
     await this.dial({ path: `/containers/${enc(containerId)}/checkpoints/${enc(name)}`, method: "DELETE", ok: [200, 204] });
   }
 
+  async setRestartPolicy(containerId: string, policy: string): Promise<void> {
+    const [name, count] = policy.split(":");
+    const RestartPolicy = { Name: name, ...(count ? { MaximumRetryCount: Number(count) } : {}) };
+    await this.dial({ path: `/containers/${enc(containerId)}/update`, method: "POST", ok: [200], body: { RestartPolicy } });
+  }
+
   async restore(containerId: string, name: string): Promise<void> {
     await this.dial({ path: `/containers/${enc(containerId)}/start`, query: { checkpoint: name }, method: "POST", ok: [204], timeoutMs: 15 * 60_000 });
   }
@@ -156,12 +162,12 @@ export class EngineCheckpoints implements CheckpointPort {
     await this.dial({ path: `/containers/${enc(containerId)}`, query: { force: "true" }, method: "DELETE", ok: [204, 404] });
   }
 
-  async runScratch(image: string, script: string, labels: Record<string, string>): Promise<string> {
+  async runScratch(image: string, script: string, labels: Record<string, string>, network: "none" | "host"): Promise<string> {
     const r = await this.dial<{ Id: string }>({
       path: "/containers/create",
       method: "POST",
       ok: [201],
-      body: { Image: image, Cmd: ["sh", "-c", script], Labels: labels, HostConfig: { NetworkMode: "none" } },
+      body: { Image: image, Cmd: ["sh", "-c", script], Labels: labels, HostConfig: { NetworkMode: network } },
     });
     try {
       await this.dial({ path: `/containers/${enc(r.Id)}/start`, method: "POST", ok: [204] });
