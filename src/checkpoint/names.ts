@@ -6,8 +6,9 @@ export const CHECKPOINT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 /** Names this tool gives: `dlu-` and the UTC time to the millisecond (they sort as they were made). */
 const AUTO = /^dlu-\d{8}T\d{6}\.\d{3}Z$/;
 
-export function autoName(now: number): string {
-  return `dlu-${new Date(now).toISOString().replace(/[-:]/g, "")}`;
+/** `dlu-` and the time: periodic and command-line checkpoints. A planned restart's are `upgrade-`: never pruned. */
+export function autoName(now: number, prefix: "dlu-" | "upgrade-" = "dlu-"): string {
+  return `${prefix}${new Date(now).toISOString().replace(/[-:]/g, "")}`;
 }
 
 export const isAuto = (name: string): boolean => AUTO.test(name);

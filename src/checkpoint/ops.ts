@@ -24,8 +24,13 @@ export class CheckpointFailed extends Error {
   override name = "CheckpointFailed";
 }
 
+/** A bad argument (exit 2): nothing was touched. */
+export class CheckpointUsage extends Error {
+  override name = "CheckpointUsage";
+}
+
 export function validName(name: string): string {
-  if (!CHECKPOINT_NAME.test(name)) throw new CheckpointRefused(`not a checkpoint name: ${JSON.stringify(name)} (two or more of letters, digits, '_', '.', '-'; a letter or digit first)`);
+  if (!CHECKPOINT_NAME.test(name)) throw new CheckpointUsage(`not a checkpoint name: ${JSON.stringify(name)} (two or more of letters, digits, '_', '.', '-'; a letter or digit first)`);
   return name;
 }
 
@@ -58,18 +63,31 @@ export interface Created {
   checkpoint: string;
   leftRunning: boolean;
   ms: number;
+  /** The restart policy it had, set to "no" for the move (export): null when untouched. */
+  policyWas: string | null;
 }
 
-/** `checkpoint create`: a running container's checkpoint; without leaveRunning it stops there (as docker's). */
-export async function createCheckpoint(deps: CheckpointDeps, ref: string, opts: { name?: string | undefined; leaveRunning: boolean }): Promise<Created> {
+/**
+ * `checkpoint create`: a running container's checkpoint; without leaveRunning it stops there (as
+ * docker's). The engine starts a stopped container again at once, fresh, when its restart policy says
+ * so (and a starting dockerd does too): that stop is refused unless the policy is "no", or (policyOff,
+ * an export's move) the policy is set to "no" first, and put back if the checkpoint fails.
+ */
+export async function createCheckpoint(deps: CheckpointDeps, ref: string, opts: { name?: string | undefined; leaveRunning: boolean; policyOff?: boolean }): Promise<Created> {
   const c = await container(deps, ref);
   const name = opts.name ? validName(opts.name) : autoName(deps.clock.now());
   if (!c.running) throw new CheckpointRefused(`${c.name} is not running (${c.status}): only a running container has a state to checkpoint`);
   if (c.paused) throw new CheckpointRefused(`${c.name} is paused: unpause it first (docker unpause ${c.name})`);
+  const exit = !opts.leaveRunning;
+  if (exit && c.restartPolicy !== "no" && !opts.policyOff) {
+    throw new CheckpointRefused(`${c.name} has restart policy ${c.restartPolicy}: the engine would start it again, fresh, right after the checkpoint stops it. Checkpoint it with --leave-running, or first \`docker update --restart no ${c.name}\` (and back after its restore)`);
+  }
   if ((await deps.checkpoints.list(c.id)).some((e) => e.name === name)) throw new CheckpointRefused(`${c.name} has a checkpoint named ${name} already: another --name, or remove it first`);
+  const policyWas = exit && c.restartPolicy !== "no" ? c.restartPolicy : null;
   const started = deps.clock.now();
   try {
-    await deps.checkpoints.create(c.id, name, !opts.leaveRunning);
+    if (policyWas) await deps.checkpoints.setRestartPolicy(c.id, "no");
+    await deps.checkpoints.create(c.id, name, exit);
   } catch (err) {
     // a failed dump lets the process run on; should it have stopped anyway, it starts again (fresh)
     const after = await deps.docker.inspect(c.id).catch(() => null);
@@ -80,9 +98,15 @@ export async function createCheckpoint(deps: CheckpointDeps, ref: string, opts: 
         (e: unknown) => `it is stopped and could not be started again: ${(e as Error).message}`,
       );
     }
+    if (policyWas) {
+      state += await deps.checkpoints.setRestartPolicy(c.id, policyWas).then(
+        () => "",
+        (e: unknown) => `; its restart policy is still no, not ${policyWas}: docker update --restart ${policyWas} ${c.name} (${(e as Error).message})`,
+      );
+    }
     throw new CheckpointFailed(`checkpoint of ${c.name} failed: ${(err as Error).message}; ${state}`);
   }
-  return { container: c.name, id: c.id, checkpoint: name, leftRunning: opts.leaveRunning, ms: deps.clock.now() - started };
+  return { container: c.name, id: c.id, checkpoint: name, leftRunning: opts.leaveRunning, ms: deps.clock.now() - started, policyWas };
 }
 
 /** The newest checkpoint of a container, or the one named. */
@@ -177,6 +201,24 @@ export type ExportManifest = z.infer<typeof manifestSchema>;
 /** Mounts whose content stays behind: volumes and bind mounts are the operator's to move. */
 const notCarried = (def: ContainerDefinition): string[] => def.mounts.filter((m) => m.type !== "tmpfs").map((m) => `${m.type} ${m.source} -> ${m.destination}`);
 
+/**
+ * What a container created from this HostConfig would get of the host beyond its own namespaces: an
+ * export file is data from elsewhere, and creating its container as it says is acting on it as root.
+ */
+export function hostAccess(hc: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const list = (k: string) => (Array.isArray(hc[k]) ? (hc[k] as unknown[]) : []);
+  if (hc.Privileged === true) out.push("privileged");
+  // (CgroupnsMode host is the engine's own default on cgroup v1 hosts: not counted)
+  for (const k of ["PidMode", "IpcMode", "UTSMode", "UsernsMode"]) if (hc[k] === "host") out.push(`${k} host`);
+  for (const b of list("Binds")) if (typeof b === "string" && b.startsWith("/")) out.push(`bind ${b}`);
+  for (const m of list("Mounts")) if ((m as { Type?: string }).Type === "bind") out.push(`bind ${String((m as { Source?: string }).Source)} -> ${String((m as { Target?: string }).Target)}`);
+  for (const d of list("Devices")) out.push(`device ${String((d as { PathOnHost?: string }).PathOnHost)}`);
+  for (const c of list("CapAdd")) out.push(`capability ${String(c)}`);
+  for (const o of list("SecurityOpt")) if (typeof o === "string" && /unconfined/.test(o)) out.push(`security-opt ${o}`);
+  return out;
+}
+
 export interface Exported {
   container: string;
   checkpoint: string;
@@ -184,6 +226,8 @@ export interface Exported {
   bytes: number;
   /** Where the source is now: "running", "stopped at the checkpoint", or what a failure left. */
   source: string;
+  /** The restart policy the source had, set to "no" as it moved: null when untouched. */
+  policyWas: string | null;
   notCarried: string[];
 }
 
@@ -199,13 +243,17 @@ export async function exportContainer(
 ): Promise<Exported> {
   const def = await deps.checkpoints.definition(ref);
   if (!def) throw new CheckpointRefused(`no container ${ref} on this host (docker ps -a)`);
+  if (await deps.checkpoints.exists(opts.out)) throw new CheckpointRefused(`${opts.out} exists: the export writes a new file (another --out, or remove that one first)`);
   let name: string;
   let stoppedHere = false;
+  let policyWas: string | null = null;
   if (opts.name) name = (await pick(deps, def.id, def.name, opts.name)).name;
   else {
-    const made = await createCheckpoint(deps, def.id, { leaveRunning: opts.leaveRunning });
+    // a move: the source must stay stopped here, its restart policy off (the definition keeps it for the import)
+    const made = await createCheckpoint(deps, def.id, { leaveRunning: opts.leaveRunning, policyOff: true });
     name = made.checkpoint;
     stoppedHere = !opts.leaveRunning;
+    policyWas = made.policyWas;
   }
   const manifest: ExportManifest = {
     format: EXPORT_FORMAT,
@@ -218,7 +266,8 @@ export async function exportContainer(
   try {
     const bytes = await deps.checkpoints.pack(def.id, name, manifest, opts.out);
     const running = (await deps.docker.inspect(def.id))?.running === true;
-    return { container: def.name, checkpoint: name, file: opts.out, bytes, source: running ? "running" : `stopped at checkpoint ${name}`, notCarried: manifest.notCarried };
+    const source = running ? "running" : `stopped at checkpoint ${name}${policyWas ? ` (its restart policy ${policyWas} set to no: it moved)` : ""}`;
+    return { container: def.name, checkpoint: name, file: opts.out, bytes, source, policyWas, notCarried: manifest.notCarried };
   } catch (err) {
     let source = "untouched";
     if (stoppedHere) {
@@ -226,6 +275,12 @@ export async function exportContainer(
         () => `restored here from ${name}`,
         (e: unknown) => `could not be restored here (${(e as Error).message}): docker-live-upgrade checkpoint restore ${def.name} --name ${name}`,
       );
+      if (policyWas) {
+        source += await deps.checkpoints.setRestartPolicy(def.id, policyWas).then(
+          () => "",
+          (e: unknown) => `; its restart policy is no, not ${policyWas}: docker update --restart ${policyWas} ${def.name} (${(e as Error).message})`,
+        );
+      }
     }
     throw new CheckpointFailed(`export of ${def.name} failed: ${(err as Error).message}; the container: ${source}`);
   }
@@ -245,12 +300,15 @@ export interface Imported {
  * where the engine keeps checkpoints, and (start) resumed from it. The same image must be here.
  * Whatever fails after the create removes what the import made: nothing half-imported stays.
  */
-export async function importContainer(deps: CheckpointDeps, file: string, opts: { start: boolean; rename?: string | undefined }): Promise<Imported> {
+export async function importContainer(deps: CheckpointDeps, file: string, opts: { start: boolean; rename?: string | undefined; allowHostAccess?: boolean }): Promise<Imported> {
+  if (!(await deps.checkpoints.exists(file))) throw new CheckpointUsage(`no file ${file}`);
   const parsed = manifestSchema.safeParse(await deps.checkpoints.readManifest(file));
   if (!parsed.success) throw new CheckpointRefused(`${file} is not an export this version reads (${EXPORT_FORMAT}): ${parsed.error.issues[0]?.message ?? "invalid"}`);
   const m = parsed.data;
   const name = opts.rename ?? m.container.name;
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw new CheckpointRefused(`not a container name: ${JSON.stringify(name)}`);
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw new CheckpointUsage(`not a container name: ${JSON.stringify(name)}`);
+  const access = hostAccess(m.container.hostConfig);
+  if (access.length && !opts.allowHostAccess) throw new CheckpointRefused(`the exported container reaches into the host (${access.join(", ")}): import it only from a host you trust, with --allow-host-access`);
   if (await deps.docker.inspect(name)) throw new CheckpointRefused(`a container named ${name} exists on this host: import it under another name (--rename NAME), or remove that one first`);
   const here = await deps.checkpoints.imageId(m.container.image);
   if (here === null) throw new CheckpointRefused(`the image ${m.container.image} (${m.container.imageId}) is not on this host: load or pull that same image first, then import again`);
@@ -259,7 +317,9 @@ export async function importContainer(deps: CheckpointDeps, file: string, opts: 
   try {
     await deps.checkpoints.unpack(file, id, m.checkpoint);
     const attempts = opts.start ? await restoreWithRetry(deps, id, m.checkpoint) : 0;
-    return { container: name, id, checkpoint: m.checkpoint, started: opts.start, attempts, notCarried: m.notCarried };
+    // what stays behind, from what the container is created with (not from the file's own list)
+    const carried = [...new Set([...m.notCarried, ...access.filter((a) => a.startsWith("bind ")), ...Object.keys((m.container.config.Volumes as Record<string, unknown> | null | undefined) ?? {}).map((v) => `volume (anonymous) -> ${v}`)])];
+    return { container: name, id, checkpoint: m.checkpoint, started: opts.start, attempts, notCarried: carried };
   } catch (err) {
     const cleanup = await deps.checkpoints.removeContainer(id).then(
       () => "the container it created was removed",

@@ -72,7 +72,9 @@ async function checkpointPass(world: World, logger: Logger, periodic: PeriodicCh
   const deps = { docker: world.docker, checkpoints: world.checkpoints, clock: world.clock };
   try {
     const { due, nextAt } = await periodic.due(deps);
-    if (!due.length) return nextAt;
+    // no container of a job runs now: one started later is looked for within the shortest `every`
+    const within = world.clock.now() + Math.min(...world.config.checkpoints.map((j) => j.every));
+    if (!due.length) return nextAt === null ? within : Math.min(nextAt, within);
     await withLock(world, "checkpoint", () =>
       periodic.run(deps, async (r) => {
         if (r.ok) logger.info({ container: r.container, checkpoint: r.checkpoint, ms: r.ms, removed: r.removed }, "checkpoint made");
@@ -82,7 +84,8 @@ async function checkpointPass(world: World, logger: Logger, periodic: PeriodicCh
         }
       }),
     );
-    return (await periodic.due(deps)).nextAt;
+    const after = (await periodic.due(deps)).nextAt;
+    return after === null ? within : Math.min(after, within);
   } catch (err) {
     if (err instanceof LockedError) logger.info({ err: err.message }, "periodic checkpoints wait: a run holds the lock");
     else logger.warn({ err: (err as Error).message }, "periodic checkpoints could not run; next look in a minute");
@@ -126,7 +129,8 @@ export async function daemonLoop(loop: DaemonLoop): Promise<Idle | null> {
       if (open) recoverAfter = world.clock.now() + (last ? RECOVERY_BACKOFF : MAX_SLEEP);
       continue;
     }
-    const checkpointAt = await checkpointPass(world, logger, loop.checkpoints);
+    // not while a run's journal is open (its recovery backs off): dockerd or the containers may be mid-change
+    const checkpointAt = journalOpen ? null : await checkpointPass(world, logger, loop.checkpoints);
     const now = world.clock.now();
     const expected = await expectedDuration(world);
     const decision = decideRun(world.config.schedule, now, lastRunAt, expected);

@@ -61,6 +61,8 @@ export interface CheckpointPort {
   removeContainer(containerId: string): Promise<void>;
   /** Starts a throwaway container (network none or host: nothing published) running `sh -c SCRIPT` from an image; its ID. */
   runScratch(image: string, script: string, labels: Record<string, string>, network: "none" | "host"): Promise<string>;
+  /** Whether a file exists (an export never overwrites one). */
+  exists(file: string): Promise<boolean>;
   /** Writes the checkpoint and a description of it into one archive file (gzip'd tar); its size. */
   pack(containerId: string, name: string, manifest: object, out: string): Promise<number>;
   /** Reads an archive's description without unpacking the rest. */

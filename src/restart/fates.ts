@@ -41,7 +41,7 @@ export function planFates(snapshot: readonly ContainerState[], facts: FateFacts)
       if (facts.checkpointed?.has(c.id)) {
         risks.push("checkpointed instead of stopped, restored instead of started: its processes and memory carry over");
         risks.push("if the new engine cannot restore it, it starts fresh: its state is lost (the report says so)");
-        if (c.restartPolicy === "always") risks.push("restart policy always: the new dockerd may start it fresh itself before it is restored (unless-stopped does not)");
+        if (c.restartPolicy !== "no") risks.push(`its restart policy (${c.restartPolicy}) is set to no while it waits at its checkpoint (the engine would start it fresh), and put back once it runs`);
         if (published) risks.push("published ports: refused from its checkpoint until it runs again");
         return { ...ref, fate: "checkpointed", risks, outageMs: null };
       }

@@ -51,7 +51,7 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
   const known0 = recorded(ctx);
   for (const id of r.checkpoint ?? []) {
     if (!planned.has(id) || !world.checkpoints) continue;
-    (r.checkpoints ??= {})[id] ??= autoName(world.clock.now());
+    (r.checkpoints ??= {})[id] ??= autoName(world.clock.now(), "upgrade-");
     const policy = known0.get(id)?.restartPolicy ?? "no";
     if (policy !== "no") (r.policies ??= {})[id] ??= policy;
   }
@@ -147,7 +147,11 @@ async function resumeFrom(ctx: MachineContext, r: PlannedRestart, id: string, ru
     return;
   }
   if (running) {
-    lose(r, id, name, `it ran already when its restore came (its restart policy started it, or an interrupted run restored it): its state cannot be told; the checkpoint ${name} is kept`);
+    // running with no checkpoint: it never stopped (a crash between the journal and the dump), its
+    // state as it was; with one: restored by an interrupted run, or started by someone: cannot be told
+    const have = await world.checkpoints.list(id).then((l) => l.some((e) => e.name === name));
+    if (have) lose(r, id, name, `it ran already when its restore came (an interrupted run restored it, or someone started it): its state cannot be told; the checkpoint ${name} is kept`);
+    else (r.state ??= {})[id] ??= { restored: true, checkpoint: null, why: "it never stopped" };
     delete r.checkpoints![id];
     return;
   }
@@ -159,10 +163,13 @@ async function resumeFrom(ctx: MachineContext, r: PlannedRestart, id: string, ru
     // the checkpoint stays: an engine that can restore it later still can
     lose(r, id, name, `the engine could not restore it (${errorMessage(err)}): started fresh; the checkpoint ${name} is kept`);
     delete r.checkpoints![id];
+    await persist(ctx, { bestEffort: true });
     await world.docker.startContainer(id);
     return;
   }
+  // on disk before the checkpoint goes: a crash after this is not taken for a lost state
   delete r.checkpoints![id];
+  await persist(ctx, { bestEffort: true });
   await world.checkpoints.remove(id, name).catch(() => undefined);
 }
 

@@ -130,9 +130,11 @@ function report(ctx: MachineContext, j: Judgement): void {
     for (const f of r.fates) if (outage.has(f.id)) f.outageMs = outage.get(f.id) ?? null;
     for (const f of r.fates) {
       const st = planned.state?.[f.id];
-      if (st) f.state = st.restored ? `restored from ${st.checkpoint ?? "?"}` : `lost: ${st.why ?? "?"}`;
-      // labelled, but checkpoints did not work here: stopped and started fresh like the others
-      else if (f.fate === "restarted" && planned.phase !== "running" && known.get(f.id)?.spec?.labels[CHECKPOINT_LABEL] === "true") f.state = "lost: not checkpointed (checkpoints did not work here): stopped and started fresh";
+      if (st) f.state = st.restored ? (st.checkpoint ? `restored from ${st.checkpoint}` : `kept: ${st.why ?? "it never stopped"}`) : `lost: ${st.why ?? "?"}`;
+      // labelled, but not checkpointed (paused, or checkpoints did not work here): stopped and started fresh like the others
+      else if (f.fate === "restarted" && planned.phase !== "running" && known.get(f.id)?.spec?.labels[CHECKPOINT_LABEL] === "true") {
+        f.state = `lost: not checkpointed (${known.get(f.id)?.paused ? "paused" : "checkpoints did not work here"}): stopped and started fresh`;
+      }
     }
     if (planned.phase === "running") for (const f of r.fates) if ((f.fate === "restarted" || f.fate === "checkpointed") && known.get(f.id)?.running) f.fate = "kept";
   }

@@ -199,6 +199,9 @@ export class SimCheckpoints extends View implements CheckpointPort {
   runScratch(): Promise<string> {
     return Promise.reject(new Error("not simulated"));
   }
+  exists(): Promise<boolean> {
+    return Promise.reject(new Error("not simulated"));
+  }
   pack(): Promise<number> {
     return Promise.reject(new Error("not simulated"));
   }

@@ -39,7 +39,10 @@ class FakeCheckpoints implements CheckpointPort {
     if (exit) this.set(id, { running: false, status: "exited", pid: 0 });
     return Promise.resolve();
   }
-  setRestartPolicy = () => Promise.resolve();
+  setRestartPolicy(id: string, policy: string) {
+    this.set(id, { restartPolicy: policy });
+    return Promise.resolve();
+  }
   remove(id: string, name: string) {
     this.saved.set(id, (this.saved.get(id) ?? []).filter((e) => e.name !== name));
     return Promise.resolve();
@@ -75,6 +78,7 @@ class FakeCheckpoints implements CheckpointPort {
     this.files.set(out, { manifest: JSON.parse(JSON.stringify(manifest)) as unknown });
     return Promise.resolve(100);
   }
+  exists = (file: string) => Promise.resolve(this.files.has(file));
   readManifest = (file: string) => Promise.resolve(this.files.get(file)?.manifest ?? null);
   unpack = () => Promise.resolve();
 }
@@ -132,6 +136,39 @@ describe("checkpoint create and restore", () => {
 
 describe("export and import", () => {
   const ctx = { engine: "26.1.5", criu: "4.2.1" };
+
+  it("a container whose restart policy would start it again fresh: create refuses to stop it; export (a move) turns the policy off, and back when it fails", async () => {
+    const { w, cp, deps } = setup();
+    w.engine.containers = [container("app", { id: "app-id", image: "app:1", restartPolicy: "unless-stopped" })];
+    await expect(createCheckpoint(deps, "app", { leaveRunning: false })).rejects.toThrow(/restart policy unless-stopped: the engine would start it again, fresh.*--leave-running.*docker update --restart no app/);
+    expect((await createCheckpoint(deps, "app", { leaveRunning: true })).policyWas).toBeNull();
+    w.fakeClock.t += 1000;
+    const moved = await exportContainer(deps, "app", { out: "/m.tgz", leaveRunning: false, ...ctx });
+    expect(moved.source).toMatch(/^stopped at checkpoint dlu-\S+ \(its restart policy unless-stopped set to no: it moved\)$/);
+    expect([app(w).running, app(w).restartPolicy]).toEqual([false, "no"]);
+    // the definition in the file keeps the policy the import will create it with
+    expect(((cp.files.get("/m.tgz")?.manifest as { container: { config: unknown } }).container)).toBeDefined();
+    await expect(exportContainer(deps, "app", { out: "/m.tgz", leaveRunning: false, ...ctx })).rejects.toThrow(/\/m\.tgz exists/);
+    w.engine.containers = [container("app", { id: "app-id", image: "app:1", restartPolicy: "always" })];
+    cp.failPack = true;
+    w.fakeClock.t += 1000;
+    await expect(exportContainer(deps, "app", { out: "/n.tgz", leaveRunning: false, ...ctx })).rejects.toThrow(/restored here from dlu-/);
+    expect([app(w).running, app(w).restartPolicy]).toEqual([true, "always"]);
+  });
+
+  it("an import of a container that reaches into the host needs --allow-host-access", async () => {
+    const { cp, deps } = setup();
+    cp.files.set("/p.tgz", {
+      manifest: {
+        format: "docker-live-upgrade-export/1", exportedAt: "", from: { engine: "26.1.5", criu: null }, checkpoint: "dlu-x1",
+        container: { id: "x", name: "pp", image: "app:1", imageId: "sha256:app1", config: {}, hostConfig: { Privileged: true, Binds: ["/:/host"] }, mounts: [], running: true },
+        notCarried: [],
+      },
+    });
+    await expect(importContainer(deps, "/p.tgz", { start: false })).rejects.toThrow(/reaches into the host \(privileged, bind \/:\/host\).*--allow-host-access/);
+    const ok = await importContainer(deps, "/p.tgz", { start: false, allowHostAccess: true });
+    expect(ok.notCarried).toEqual(["bind /:/host"]);
+  });
 
   it("an export whose file cannot be written restores the container where it stopped", async () => {
     const { w, cp, deps } = setup();
@@ -235,10 +272,10 @@ describe("checkpoints in a planned restart (the simulated host: a starting docke
         const fate = report!.fates.find((f) => f.name === "db")!;
         expect(fate.fate).toBe("checkpointed");
         if (restoreFails) {
-          expect(fate.state).toMatch(/^lost: the engine could not restore it \(.*bind-mount.*\): started fresh; the checkpoint dlu-\S+ is kept$/);
+          expect(fate.state).toMatch(/^lost: the engine could not restore it \(.*bind-mount.*\): started fresh; the checkpoint upgrade-\S+ is kept$/);
           expect(prepared.host.stateTokens.get(db.id)).not.toBe(2000);
         } else {
-          expect(fate.state).toMatch(/^restored from dlu-/);
+          expect(fate.state).toMatch(/^restored from upgrade-/);
           expect(prepared.host.stateTokens.get(db.id)).toBe(2000);
           expect(prepared.host.checkpointStore.size).toBe(0);
         }

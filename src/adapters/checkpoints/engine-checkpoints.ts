@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { link, mkdir, mkdtemp, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { release } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -48,7 +49,8 @@ export class EngineCheckpoints implements CheckpointPort {
   ) {}
 
   private docker(): Promise<Docker> {
-    this.client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath, timeout: 60_000 }));
+    // no client timeout: the modem applies only that one, as an idle timeout; each call has its own deadline
+    this.client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath }));
     return this.client;
   }
 
@@ -57,7 +59,7 @@ export class EngineCheckpoints implements CheckpointPort {
     const statusCodes = Object.fromEntries(ok.map((c) => [c, true]));
     return new Promise<T>((resolve, reject) => {
       // the modem takes the query from `_query` after a "?", the body from `_body`
-      modem.dial({ path: `${path}?`, method, statusCodes, timeout: timeoutMs, options: { _query: query, _body: body ?? {} }, allowEmpty: true }, (err, data) =>
+      modem.dial({ path: `${path}?`, method, statusCodes, abortSignal: AbortSignal.timeout(timeoutMs), options: { _query: query, _body: body ?? {} }, allowEmpty: true }, (err, data) =>
         err ? reject(engineError(err)) : resolve(parsed(data) as T),
       );
     });
@@ -178,6 +180,13 @@ export class EngineCheckpoints implements CheckpointPort {
     return r.Id;
   }
 
+  async exists(file: string): Promise<boolean> {
+    return stat(file).then(
+      () => true,
+      () => false,
+    );
+  }
+
   async pack(containerId: string, name: string, manifest: object, out: string): Promise<number> {
     const { create } = await import("tar");
     const src = join(await this.checkpointsDir(containerId), name);
@@ -185,13 +194,16 @@ export class EngineCheckpoints implements CheckpointPort {
       throw new Error(`the checkpoint ${name} has no folder at ${src}: is the engine's data root under ${this.hostRoot}?`);
     });
     const stage = await mkdtemp(join(this.hostRoot, "tmp", "docker-live-upgrade-export-"));
-    const part = `${out}.part`;
+    // a name of its own: never an operator's file; linked into place only if `out` is still free
+    const part = `${out}.${process.pid}-${randomUUID()}.part`;
     try {
       await writeFile(join(stage, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
       await symlink(src, join(stage, FILES));
       // the manifest first: an import reads it without unpacking the rest; the link is followed
       await create({ gzip: true, file: part, cwd: stage, follow: true, portable: false }, [MANIFEST, FILES]);
-      await rename(part, out);
+      await link(part, out).catch((err: unknown) => {
+        throw (err as { code?: string }).code === "EEXIST" ? new Error(`${out} appeared meanwhile: not overwritten`) : err;
+      });
       return (await stat(out)).size;
     } finally {
       await rm(part, { force: true });
@@ -219,10 +231,12 @@ export class EngineCheckpoints implements CheckpointPort {
     const { extract } = await import("tar");
     const dir = await this.checkpointsDir(containerId);
     await mkdir(dir, { recursive: true });
-    const stage = await mkdtemp(join(dir, ".import-"));
+    // staged beside checkpoints/, not in it: the engine lists every folder there as a checkpoint
+    const stage = await mkdtemp(join(dir, "..", ".docker-live-upgrade-import-"));
     try {
-      // node-tar refuses absolute paths and "..": nothing lands outside the stage
-      await extract({ file, cwd: stage, filter: (p) => p === FILES || p.startsWith(`${FILES}/`) });
+      // node-tar refuses absolute paths and "..": nothing lands outside the stage; only plain files
+      // and folders (a link could make the restore read a host file)
+      await extract({ file, cwd: stage, filter: (p, e) => (p === FILES || p.startsWith(`${FILES}/`)) && "type" in e && (e.type === "File" || e.type === "Directory") });
       await stat(join(stage, FILES)).catch(() => {
         throw new Error(`${file} carries no checkpoint files`);
       });

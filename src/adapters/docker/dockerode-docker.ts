@@ -73,6 +73,8 @@ export function toContainerState(raw: RawInspect): ContainerState {
  */
 export class DockerodeDocker implements DockerPort {
   private client: Promise<Docker> | null = null;
+  /** For the calls with their own deadline: no idle timeout of the client's (the modem applies only that one). */
+  private raw: Promise<Docker> | null = null;
 
   constructor(
     private readonly socketPath: string,
@@ -84,12 +86,18 @@ export class DockerodeDocker implements DockerPort {
     return this.client;
   }
 
-  /** One request through dockerode's modem, with its own timeout and the status codes that mean success. */
+  /**
+   * One request through dockerode's modem, with its own deadline and the status codes that mean
+   * success. The modem ignores a per-call `timeout` (it applies only the client's, as an idle timeout
+   * on the socket: a stop waiting out a 60 s stop timeout would be cut at the client's 30 s), so the
+   * deadline is an abort signal on a client without one.
+   */
   private async dial(path: string, method: "GET" | "POST", ok: number[], timeoutMs: number): Promise<void> {
-    const modem = (await this.docker()).modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
+    this.raw ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath }));
+    const modem = (await this.raw).modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
     const statusCodes = Object.fromEntries(ok.map((c) => [c, true]));
     await new Promise<void>((resolve, reject) => {
-      modem.dial({ path, method, statusCodes, timeout: timeoutMs }, (err) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve()));
+      modem.dial({ path, method, statusCodes, abortSignal: AbortSignal.timeout(timeoutMs) }, (err) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve()));
     });
   }
 

@@ -23,18 +23,39 @@ function depsOf(world: World): CheckpointDeps {
   return { docker: world.docker, checkpoints: world.checkpoints, clock: world.clock };
 }
 
-/** Runs one checkpoint command: its refusals exit 3, its failures 1, each with its message. */
-async function run(setExit: (code: number) => void, fn: () => Promise<void>): Promise<void> {
-  const { CheckpointFailed, CheckpointRefused } = await ops();
+/** The engine's socket not answering, in the words of the client underneath. */
+const unreachable = (err: unknown): boolean => /ENOENT|ECONNREFUSED|EACCES|socket hang up|aborted due to timeout/i.test(err instanceof Error ? err.message : String(err));
+
+/**
+ * Runs one checkpoint command: bad arguments exit 2, refusals 3, failures 1, each with its message
+ * (on stdout too with --json). A signal does not cut it short: it finishes (its undo included: a
+ * container stopped by an export is restored, a half-made import removed), then exits 130.
+ */
+async function run(setExit: (code: number) => void, setup: Setup, opts: Common, fn: (world: World) => Promise<void>): Promise<void> {
+  const { CheckpointFailed, CheckpointRefused, CheckpointUsage } = await ops();
+  let signalled: string | null = null;
+  const onSignal = (s: string) => {
+    if (!signalled) process.stderr.write(`docker-live-upgrade: ${s}: finishing this checkpoint command first (it leaves nothing half done)\n`);
+    signalled = s;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let socket = "its socket";
   try {
-    await fn();
+    const { world } = await setup(opts);
+    socket = world.config.docker.socket;
+    await fn(world);
   } catch (err) {
-    if (err instanceof CheckpointRefused || err instanceof CheckpointFailed) {
-      process.stderr.write(`docker-live-upgrade: ${err.message}\n`);
-      setExit(err instanceof CheckpointRefused ? EXIT.refused : EXIT.failed);
-      return;
-    }
-    throw err;
+    const known = err instanceof CheckpointRefused || err instanceof CheckpointFailed || err instanceof CheckpointUsage;
+    if (!known && !unreachable(err)) throw err;
+    const message = known ? err.message : `the Docker API at ${socket} does not answer (${(err as Error).message}): is dockerd running? (systemctl status docker)`;
+    process.stderr.write(`docker-live-upgrade: ${message}\n`);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ error: { message, kind: err instanceof Error ? err.name : "Error" } }, null, 2)}\n`);
+    setExit(err instanceof CheckpointUsage ? EXIT.usage : err instanceof CheckpointRefused ? EXIT.refused : EXIT.failed);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    if (signalled) setExit(130);
   }
 }
 
@@ -58,8 +79,7 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
     .addOption(configOpt())
     .addOption(jsonOpt())
     .action((opts: Common & { image?: string }) =>
-      run(setExit, async () => {
-        const { world } = await setup(opts);
+      run(setExit, setup, opts, async (world) => {
         const { checkpointCheck, formatCheck } = await import("../../checkpoint/check.js");
         const r = await checkpointCheck(depsOf(world), { image: opts.image ?? null });
         await printResult(opts.json === true, r, formatCheck(r));
@@ -69,14 +89,13 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
 
   cp.command("create")
     .argument("<container>", "name or ID")
-    .description("checkpoint a running container; it stops there unless --leave-running")
+    .description("checkpoint a running container; it stops there unless --leave-running (refused for a container whose restart policy would start it again fresh)")
     .option("--name <id>", "the checkpoint's name (default dlu-<UTC time>)")
     .option("--leave-running", "keep the container running after the checkpoint")
     .addOption(configOpt())
     .addOption(jsonOpt())
     .action((ref: string, opts: Common & { name?: string; leaveRunning?: boolean }) =>
-      run(setExit, async () => {
-        const { world } = await setup(opts);
+      run(setExit, setup, opts, async (world) => {
         const r = await (await ops()).createCheckpoint(depsOf(world), ref, { name: opts.name, leaveRunning: opts.leaveRunning === true });
         await printResult(opts.json === true, r, `${r.container}: checkpoint ${r.checkpoint} in ${r.ms} ms; ${r.leftRunning ? "it runs on" : "stopped there (checkpoint restore resumes it)"}`);
       }),
@@ -89,8 +108,7 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
     .addOption(configOpt())
     .addOption(jsonOpt())
     .action((ref: string, opts: Common & { name?: string }) =>
-      run(setExit, async () => {
-        const { world } = await setup(opts);
+      run(setExit, setup, opts, async (world) => {
         const r = await (await ops()).restoreCheckpoint(depsOf(world), ref, { name: opts.name });
         await printResult(opts.json === true, r, `${r.container}: resumed from ${r.checkpoint} in ${r.ms} ms${r.attempts > 1 ? ` (${r.attempts} tries)` : ""}`);
       }),
@@ -102,8 +120,7 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
     .addOption(configOpt())
     .addOption(jsonOpt())
     .action((ref: string | undefined, opts: Common) =>
-      run(setExit, async () => {
-        const { world } = await setup(opts);
+      run(setExit, setup, opts, async (world) => {
         const r = await (await ops()).listCheckpoints(depsOf(world), ref);
         const text = r.length
           ? r.map((l) => [`${l.container}:`, ...(l.checkpoints.length ? l.checkpoints.map((e) => `  ${e.name}  ${e.createdAt ?? "?"}  ${mib(e.bytes)}`) : ["  (none)"])].join("\n")).join("\n")
@@ -119,10 +136,9 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
     .addOption(configOpt())
     .addOption(jsonOpt())
     .action((ref: string | undefined, opts: Common & { keep: string }) =>
-      run(setExit, async () => {
+      run(setExit, setup, opts, async (world) => {
         const keep = Number(opts.keep);
-        if (!Number.isInteger(keep) || keep < 0) throw new (await ops()).CheckpointRefused(`--keep must be a whole number, 0 or more, not ${opts.keep}`);
-        const { world } = await setup(opts);
+        if (!Number.isInteger(keep) || keep < 0) throw new (await ops()).CheckpointUsage(`--keep must be a whole number, 0 or more, not ${opts.keep}`);
         const r = await (await ops()).pruneCheckpoints(depsOf(world), ref, keep);
         await printResult(opts.json === true, r, r.map((x) => `${x.container}: ${x.removed.length ? `removed ${x.removed.join(", ")}` : "nothing to remove"}`).join("\n") || "no checkpoints");
       }),
@@ -137,8 +153,7 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
     .addOption(configOpt())
     .addOption(jsonOpt())
     .action((ref: string, opts: Common & { out: string; name?: string; leaveRunning?: boolean }) =>
-      run(setExit, async () => {
-        const { world } = await setup(opts);
+      run(setExit, setup, opts, async (world) => {
         const deps = depsOf(world);
         const [engine, facts] = await Promise.all([world.docker.version(), world.checkpoints!.criu()]);
         const r = await (await ops()).exportContainer(deps, ref, { out: resolve(opts.out), name: opts.name, leaveRunning: opts.leaveRunning === true, engine: engine.version, criu: facts.version });
@@ -147,7 +162,9 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
           ...(r.notCarried.length ? ["not carried (their content is yours to move):", ...r.notCarried.map((m) => `  ${m}`)] : []),
           `on the other host: docker-live-upgrade checkpoint import ${r.file} --start`,
         ];
-        if (!r.source.startsWith("running")) lines.push(`if that fails, resume it here: docker-live-upgrade checkpoint restore ${r.container} --name ${r.checkpoint}`);
+        if (!r.source.startsWith("running")) {
+          lines.push(`if that fails, resume it here: docker-live-upgrade checkpoint restore ${r.container} --name ${r.checkpoint}${r.policyWas ? `, then docker update --restart ${r.policyWas} ${r.container}` : ""}`);
+        }
         await printResult(opts.json === true, r, lines.join("\n"));
       }),
     );
@@ -157,12 +174,12 @@ export function registerCheckpoint(program: Command, setup: Setup, setExit: (cod
     .description("create the exported container here (the same image must be here) with its checkpoint; --start resumes it from there")
     .option("--start", "resume it from the checkpoint now")
     .option("--rename <name>", "create it under another name")
+    .option("--allow-host-access", "create it even though it reaches into the host (privileged, host namespaces, bind mounts, devices, added capabilities): only for an export from a host you trust")
     .addOption(configOpt())
     .addOption(jsonOpt())
-    .action((file: string, opts: Common & { start?: boolean; rename?: string }) =>
-      run(setExit, async () => {
-        const { world } = await setup(opts);
-        const r = await (await ops()).importContainer(depsOf(world), resolve(file), { start: opts.start === true, rename: opts.rename });
+    .action((file: string, opts: Common & { start?: boolean; rename?: string; allowHostAccess?: boolean }) =>
+      run(setExit, setup, opts, async (world) => {
+        const r = await (await ops()).importContainer(depsOf(world), resolve(file), { start: opts.start === true, rename: opts.rename, allowHostAccess: opts.allowHostAccess === true });
         const lines = [`${r.container} (${r.id.slice(0, 12)}) created with checkpoint ${r.checkpoint}; ${r.started ? `resumed from it${r.attempts > 1 ? ` (${r.attempts} tries)` : ""}` : `not started (docker-live-upgrade checkpoint restore ${r.container})`}`];
         if (r.notCarried.length) lines.push("not carried (their content is yours to move):", ...r.notCarried.map((m) => `  ${m}`));
         await printResult(opts.json === true, r, lines.join("\n"));
