@@ -202,6 +202,27 @@ export type ExportManifest = z.infer<typeof manifestSchema>;
 const notCarried = (def: ContainerDefinition): string[] => def.mounts.filter((m) => m.type !== "tmpfs").map((m) => `${m.type} ${m.source} -> ${m.destination}`);
 
 /**
+ * What a container created from this definition mounts, one line per destination: its binds and
+ * volumes (HostConfig.Binds and Mounts), and the image's or config's volumes none of those cover
+ * (anonymous: created empty). Read from what it is created with, not from the file's own list.
+ */
+export function mountsOf(hc: Record<string, unknown>, config: Record<string, unknown>): string[] {
+  const byDest = new Map<string, string>();
+  for (const b of Array.isArray(hc.Binds) ? (hc.Binds as unknown[]) : []) {
+    if (typeof b !== "string") continue;
+    const [src = "", dest = ""] = b.split(":");
+    byDest.set(dest, `${src.startsWith("/") ? "bind" : "volume"} ${src} -> ${dest}`);
+  }
+  for (const raw of Array.isArray(hc.Mounts) ? (hc.Mounts as unknown[]) : []) {
+    const mt = raw as { Type?: string; Source?: string; Target?: string };
+    if (mt.Type === "tmpfs" || !mt.Target) continue;
+    byDest.set(mt.Target, `${mt.Type ?? "?"} ${mt.Source ?? ""} -> ${mt.Target}`);
+  }
+  for (const v of Object.keys((config.Volumes as Record<string, unknown> | null | undefined) ?? {})) if (!byDest.has(v)) byDest.set(v, `volume (anonymous) -> ${v}`);
+  return [...byDest.values()];
+}
+
+/**
  * What a container created from this HostConfig would get of the host beyond its own namespaces: an
  * export file is data from elsewhere, and creating its container as it says is acting on it as root.
  */
@@ -210,12 +231,18 @@ export function hostAccess(hc: Record<string, unknown>): string[] {
   const list = (k: string) => (Array.isArray(hc[k]) ? (hc[k] as unknown[]) : []);
   if (hc.Privileged === true) out.push("privileged");
   // (CgroupnsMode host is the engine's own default on cgroup v1 hosts: not counted)
-  for (const k of ["PidMode", "IpcMode", "UTSMode", "UsernsMode"]) if (hc[k] === "host") out.push(`${k} host`);
+  for (const k of ["NetworkMode", "PidMode", "IpcMode", "UTSMode", "UsernsMode"]) {
+    const v = hc[k];
+    if (v === "host" || (typeof v === "string" && v.startsWith("container:"))) out.push(`${k} ${v}`);
+  }
+  for (const v of list("VolumesFrom")) out.push(`volumes from ${String(v)}`);
+  for (const r of list("DeviceCgroupRules")) out.push(`device rule ${String(r)}`);
+  if (typeof hc.Runtime === "string" && hc.Runtime !== "" && hc.Runtime !== "runc") out.push(`runtime ${hc.Runtime}`);
   for (const b of list("Binds")) if (typeof b === "string" && b.startsWith("/")) out.push(`bind ${b}`);
   for (const m of list("Mounts")) if ((m as { Type?: string }).Type === "bind") out.push(`bind ${String((m as { Source?: string }).Source)} -> ${String((m as { Target?: string }).Target)}`);
   for (const d of list("Devices")) out.push(`device ${String((d as { PathOnHost?: string }).PathOnHost)}`);
   for (const c of list("CapAdd")) out.push(`capability ${String(c)}`);
-  for (const o of list("SecurityOpt")) if (typeof o === "string" && /unconfined/.test(o)) out.push(`security-opt ${o}`);
+  for (const o of list("SecurityOpt")) if (typeof o === "string" && /unconfined|label[=:]disable/.test(o)) out.push(`security-opt ${o}`);
   return out;
 }
 
@@ -271,16 +298,18 @@ export async function exportContainer(
   } catch (err) {
     let source = "untouched";
     if (stoppedHere) {
-      source = await restoreWithRetry(deps, def.id, name).then(
-        () => `restored here from ${name}`,
-        (e: unknown) => `could not be restored here (${(e as Error).message}): docker-live-upgrade checkpoint restore ${def.name} --name ${name}`,
+      const back = await restoreWithRetry(deps, def.id, name).then(
+        () => null,
+        (e: unknown) => e as Error,
       );
-      if (policyWas) {
+      source = back === null ? `restored here from ${name}` : `could not be restored here (${back.message}): docker-live-upgrade checkpoint restore ${def.name} --name ${name}`;
+      // its policy back only once it runs: on a stopped one, the next dockerd start would start it fresh
+      if (policyWas && back === null) {
         source += await deps.checkpoints.setRestartPolicy(def.id, policyWas).then(
           () => "",
           (e: unknown) => `; its restart policy is no, not ${policyWas}: docker update --restart ${policyWas} ${def.name} (${(e as Error).message})`,
         );
-      }
+      } else if (policyWas) source += `, then docker update --restart ${policyWas} ${def.name} (its restart policy is no meanwhile)`;
     }
     throw new CheckpointFailed(`export of ${def.name} failed: ${(err as Error).message}; the container: ${source}`);
   }
@@ -317,9 +346,7 @@ export async function importContainer(deps: CheckpointDeps, file: string, opts: 
   try {
     await deps.checkpoints.unpack(file, id, m.checkpoint);
     const attempts = opts.start ? await restoreWithRetry(deps, id, m.checkpoint) : 0;
-    // what stays behind, from what the container is created with (not from the file's own list)
-    const carried = [...new Set([...m.notCarried, ...access.filter((a) => a.startsWith("bind ")), ...Object.keys((m.container.config.Volumes as Record<string, unknown> | null | undefined) ?? {}).map((v) => `volume (anonymous) -> ${v}`)])];
-    return { container: name, id, checkpoint: m.checkpoint, started: opts.start, attempts, notCarried: carried };
+    return { container: name, id, checkpoint: m.checkpoint, started: opts.start, attempts, notCarried: mountsOf(m.container.hostConfig, m.container.config) };
   } catch (err) {
     const cleanup = await deps.checkpoints.removeContainer(id).then(
       () => "the container it created was removed",

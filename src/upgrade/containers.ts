@@ -167,10 +167,11 @@ async function resumeFrom(ctx: MachineContext, r: PlannedRestart, id: string, ru
     await world.docker.startContainer(id);
     return;
   }
-  // on disk before the checkpoint goes: a crash after this is not taken for a lost state
+  // on disk before the checkpoint goes: a crash after this is not taken for a lost state (and with the
+  // journal behind, the checkpoint stays: a recovery then says its state cannot be told, never "lost")
   delete r.checkpoints![id];
   await persist(ctx, { bestEffort: true });
-  await world.checkpoints.remove(id, name).catch(() => undefined);
+  if (ctx.journalBehind === null) await world.checkpoints.remove(id, name).catch(() => undefined);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { link, mkdir, mkdtemp, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { link, lstat, mkdir, mkdtemp, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { release } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -181,9 +181,13 @@ export class EngineCheckpoints implements CheckpointPort {
   }
 
   async exists(file: string): Promise<boolean> {
-    return stat(file).then(
+    // lstat: a dangling link is there too (never written through); only "no such file" is absence
+    return lstat(file).then(
       () => true,
-      () => false,
+      (err: unknown) => {
+        if ((err as { code?: string }).code === "ENOENT") return false;
+        throw err;
+      },
     );
   }
 
@@ -201,8 +205,13 @@ export class EngineCheckpoints implements CheckpointPort {
       await symlink(src, join(stage, FILES));
       // the manifest first: an import reads it without unpacking the rest; the link is followed
       await create({ gzip: true, file: part, cwd: stage, follow: true, portable: false }, [MANIFEST, FILES]);
-      await link(part, out).catch((err: unknown) => {
-        throw (err as { code?: string }).code === "EEXIST" ? new Error(`${out} appeared meanwhile: not overwritten`) : err;
+      await link(part, out).catch(async (err: unknown) => {
+        const code = (err as { code?: string }).code;
+        if (code === "EEXIST") throw new Error(`${out} appeared meanwhile: not overwritten`);
+        // file systems without hard links (vfat, some network mounts): a rename, after one more look
+        if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw err;
+        if (await this.exists(out)) throw new Error(`${out} appeared meanwhile: not overwritten`);
+        await rename(part, out);
       });
       return (await stat(out)).size;
     } finally {

@@ -21,9 +21,17 @@ export class FsStateStore implements StateStore {
     return path;
   }
 
-  async writeJournal(journal: Journal): Promise<void> {
-    await this.ensure();
-    await writeFileDurable(join(this.dir, "journal.json"), JSON.stringify(journal, null, 2));
+  /** The journal's writes, one after the other in the order asked: the last one asked is what stays. */
+  private journalWrites: Promise<void> = Promise.resolve();
+
+  writeJournal(journal: Journal): Promise<void> {
+    const text = JSON.stringify(journal, null, 2);
+    const write = this.journalWrites.then(async () => {
+      await this.ensure();
+      await writeFileDurable(join(this.dir, "journal.json"), text);
+    });
+    this.journalWrites = write.catch(() => undefined);
+    return write;
   }
 
   async readJournal(): Promise<Journal | null> {

@@ -23,24 +23,34 @@ function depsOf(world: World): CheckpointDeps {
   return { docker: world.docker, checkpoints: world.checkpoints, clock: world.clock };
 }
 
-/** The engine's socket not answering, in the words of the client underneath. */
-const unreachable = (err: unknown): boolean => /ENOENT|ECONNREFUSED|EACCES|socket hang up|aborted due to timeout/i.test(err instanceof Error ? err.message : String(err));
+/** The engine's socket not answering: no socket, nobody listening, or a call past its deadline. */
+function unreachable(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; syscall?: string };
+  return e.name === "AbortError" || e.name === "TimeoutError" || (e.syscall === "connect" && ["ENOENT", "ECONNREFUSED", "EACCES"].includes(e.code ?? ""));
+}
 
 /**
  * Runs one checkpoint command: bad arguments exit 2, refusals 3, failures 1, each with its message
- * (on stdout too with --json). A signal does not cut it short: it finishes (its undo included: a
- * container stopped by an export is restored, a half-made import removed), then exits 130.
+ * (on stdout too with --json). SIGINT, SIGTERM and SIGHUP (an ssh session gone) do not cut it short:
+ * it finishes, its undo included (a container stopped by an export is restored, a half-made import
+ * removed), then exits 130 (143 for SIGTERM, 129 for SIGHUP) unless it failed. A second signal ends it
+ * at once, saying what may be left.
  */
 async function run(setExit: (code: number) => void, setup: Setup, opts: Common, fn: (world: World) => Promise<void>): Promise<void> {
   const { CheckpointFailed, CheckpointRefused, CheckpointUsage } = await ops();
-  let signalled: string | null = null;
-  const onSignal = (s: string) => {
-    if (!signalled) process.stderr.write(`docker-live-upgrade: ${s}: finishing this checkpoint command first (it leaves nothing half done)\n`);
+  let signalled: NodeJS.Signals | null = null;
+  const onSignal = (s: NodeJS.Signals) => {
+    if (signalled) {
+      process.stderr.write(`docker-live-upgrade: ${s} again: ending now; a container this command stopped may stay stopped (docker-live-upgrade checkpoint list, docker ps -a)\n`);
+      process.exit(128 + (s === "SIGTERM" ? 15 : s === "SIGHUP" ? 1 : 2));
+    }
+    process.stderr.write(`docker-live-upgrade: ${s}: finishing this checkpoint command first (it leaves nothing half done); ${s} again ends it at once\n`);
     signalled = s;
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const s of signals) process.on(s, onSignal);
   let socket = "its socket";
+  let failed = false;
   try {
     const { world } = await setup(opts);
     socket = world.config.docker.socket;
@@ -48,14 +58,15 @@ async function run(setExit: (code: number) => void, setup: Setup, opts: Common, 
   } catch (err) {
     const known = err instanceof CheckpointRefused || err instanceof CheckpointFailed || err instanceof CheckpointUsage;
     if (!known && !unreachable(err)) throw err;
+    failed = true;
     const message = known ? err.message : `the Docker API at ${socket} does not answer (${(err as Error).message}): is dockerd running? (systemctl status docker)`;
     process.stderr.write(`docker-live-upgrade: ${message}\n`);
     if (opts.json) process.stdout.write(`${JSON.stringify({ error: { message, kind: err instanceof Error ? err.name : "Error" } }, null, 2)}\n`);
     setExit(err instanceof CheckpointUsage ? EXIT.usage : err instanceof CheckpointRefused ? EXIT.refused : EXIT.failed);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    if (signalled) setExit(130);
+    for (const s of signals) process.off(s, onSignal);
+    const s = signalled as NodeJS.Signals | null;
+    if (s && !failed) setExit(128 + (s === "SIGTERM" ? 15 : s === "SIGHUP" ? 1 : 2));
   }
 }
 
