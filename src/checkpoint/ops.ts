@@ -42,7 +42,7 @@ async function container(deps: CheckpointDeps, ref: string) {
 
 /**
  * `docker start --checkpoint`, tried again after a pause when the engine says the checkpoint's
- * content already exists (docker 26.1 with containerd 1.7 does so for about half the restores made
+ * content already exists (docker 26.1 with containerd 1.7 does so for many of the restores made
  * right after a create; the same restore a moment later works).
  */
 export async function restoreWithRetry(deps: CheckpointDeps, id: string, name: string): Promise<number> {
