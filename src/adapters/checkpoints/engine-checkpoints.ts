@@ -6,21 +6,12 @@ import type Docker from "dockerode";
 import type { Exec } from "../../exec/index.js";
 import { ExecError } from "../../exec/index.js";
 import type { CheckpointEntry, CheckpointPort, ContainerDefinition, CriuFacts } from "../../ports/checkpoints.js";
+import { deadlineClient, modemCall, type ModemCall } from "../docker/modem.js";
 
 /** The archive's description of itself: the first entry of an export. */
 const MANIFEST = "manifest.json";
 /** The checkpoint's own files, under this folder in the archive. */
 const FILES = "checkpoint";
-
-interface Dial {
-  /** Without a query: that goes in `query`. */
-  path: string;
-  query?: Record<string, string>;
-  method: "GET" | "POST" | "DELETE";
-  ok: number[];
-  body?: object;
-  timeoutMs?: number;
-}
 
 const enc = encodeURIComponent;
 
@@ -48,20 +39,10 @@ export class EngineCheckpoints implements CheckpointPort {
     private readonly hostRoot = "/",
   ) {}
 
-  private docker(): Promise<Docker> {
-    // no client timeout: the modem applies only that one, as an idle timeout; each call has its own deadline
-    this.client ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath }));
-    return this.client;
-  }
-
-  private async dial<T>({ path, query = {}, method, ok, body, timeoutMs = 60_000 }: Dial): Promise<T> {
-    const modem = (await this.docker()).modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
-    const statusCodes = Object.fromEntries(ok.map((c) => [c, true]));
-    return new Promise<T>((resolve, reject) => {
-      // the modem takes the query from `_query` after a "?", the body from `_body`
-      modem.dial({ path: `${path}?`, method, statusCodes, abortSignal: AbortSignal.timeout(timeoutMs), options: { _query: query, _body: body ?? {} }, allowEmpty: true }, (err, data) =>
-        err ? reject(engineError(err)) : resolve(parsed(data) as T),
-      );
+  private dial<T>(call: Omit<ModemCall, "timeoutMs"> & { timeoutMs?: number }): Promise<T> {
+    this.client ??= deadlineClient(this.socketPath);
+    return modemCall<T>(this.client, { timeoutMs: 60_000, ...call }).catch((err: unknown) => {
+      throw engineError(err);
     });
   }
 
@@ -256,16 +237,14 @@ export class EngineCheckpoints implements CheckpointPort {
   }
 }
 
-/** The modem parses JSON only when the engine labels it so (the checkpoint list comes unlabelled). */
-function parsed(data: unknown): unknown {
-  if (!Buffer.isBuffer(data)) return data;
-  const text = data.toString("utf8").trim();
-  return text === "" ? null : (JSON.parse(text) as unknown);
-}
-
-/** The engine's own words for a refused call ("cannot checkpoint container c: ..."), not the modem's wrapping. */
+/**
+ * The engine's own words for a refused call ("cannot checkpoint container c: ..."), not the modem's
+ * wrapping. An error with no answer from the engine (no socket, a deadline) is passed on as it is: its
+ * kind (code, name) is what tells an unreachable dockerd.
+ */
 function engineError(err: unknown): Error {
   const e = err as { statusCode?: number; json?: { message?: string } | null; message?: string };
+  if (e.statusCode === undefined) return err as Error;
   const message = e.json?.message ?? e.message ?? String(err);
   const out = new Error(message.trim());
   (out as Error & { statusCode?: number }).statusCode = e.statusCode;

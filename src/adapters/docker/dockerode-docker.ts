@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import type { ContainerState, DockerPort, EngineInfo, EngineVersion } from "../../ports/docker.js";
+import { deadlineClient, modemCall } from "./modem.js";
 
 interface RawInspect {
   Id: string;
@@ -73,7 +74,7 @@ export function toContainerState(raw: RawInspect): ContainerState {
  */
 export class DockerodeDocker implements DockerPort {
   private client: Promise<Docker> | null = null;
-  /** For the calls with their own deadline: no idle timeout of the client's (the modem applies only that one). */
+  /** For the calls with their own deadline (`dial`): a client without an idle timeout. */
   private raw: Promise<Docker> | null = null;
 
   constructor(
@@ -86,37 +87,28 @@ export class DockerodeDocker implements DockerPort {
     return this.client;
   }
 
-  /**
-   * One request through dockerode's modem, with its own deadline and the status codes that mean
-   * success. The modem ignores a per-call `timeout` (it applies only the client's, as an idle timeout
-   * on the socket: a stop waiting out a 60 s stop timeout would be cut at the client's 30 s), so the
-   * deadline is an abort signal on a client without one.
-   */
+  /** One request with its own deadline and the status codes that mean success (see ../docker/modem.ts). */
   private async dial(path: string, method: "GET" | "POST", ok: number[], timeoutMs: number): Promise<void> {
-    this.raw ??= import("dockerode").then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath }));
-    const modem = (await this.raw).modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void };
-    const statusCodes = Object.fromEntries(ok.map((c) => [c, true]));
-    await new Promise<void>((resolve, reject) => {
-      modem.dial({ path, method, statusCodes, abortSignal: AbortSignal.timeout(timeoutMs) }, (err) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve()));
-    });
+    this.raw ??= deadlineClient(this.socketPath);
+    await modemCall(this.raw, { path, method, ok, timeoutMs });
   }
 
   async ping(timeoutMs = 1_000): Promise<void> {
-    await this.dial("/_ping?", "GET", [200], timeoutMs);
+    await this.dial("/_ping", "GET", [200], timeoutMs);
   }
 
   async stopContainer(id: string, stopTimeoutS: number): Promise<void> {
     // 304: already stopped. The engine waits the container's own stop timeout before SIGKILL: the
     // request may take that long, and some more for the kill and the exit
-    await this.dial(`/containers/${encodeURIComponent(id)}/stop?`, "POST", [204, 304], Math.max(0, stopTimeoutS) * 1000 + 30_000);
+    await this.dial(`/containers/${encodeURIComponent(id)}/stop`, "POST", [204, 304], Math.max(0, stopTimeoutS) * 1000 + 30_000);
   }
 
   async startContainer(id: string): Promise<void> {
-    await this.dial(`/containers/${encodeURIComponent(id)}/start?`, "POST", [204, 304], this.timeoutMs);
+    await this.dial(`/containers/${encodeURIComponent(id)}/start`, "POST", [204, 304], this.timeoutMs);
   }
 
   async pauseContainer(id: string): Promise<void> {
-    await this.dial(`/containers/${encodeURIComponent(id)}/pause?`, "POST", [204], this.timeoutMs);
+    await this.dial(`/containers/${encodeURIComponent(id)}/pause`, "POST", [204], this.timeoutMs);
   }
 
   async version(): Promise<EngineVersion> {
