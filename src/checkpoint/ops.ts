@@ -335,7 +335,8 @@ export async function importContainer(deps: CheckpointDeps, file: string, opts: 
   if (!parsed.success) throw new CheckpointRefused(`${file} is not an export this version reads (${EXPORT_FORMAT}): ${parsed.error.issues[0]?.message ?? "invalid"}`);
   const m = parsed.data;
   const name = opts.rename ?? m.container.name;
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) throw new CheckpointUsage(`not a container name: ${JSON.stringify(name)}`);
+  // the engine's rule for container names is the one for checkpoint names
+  if (!CHECKPOINT_NAME.test(name)) throw new CheckpointUsage(`not a container name: ${JSON.stringify(name)}`);
   const access = hostAccess(m.container.hostConfig);
   if (access.length && !opts.allowHostAccess) throw new CheckpointRefused(`the exported container reaches into the host (${access.join(", ")}): import it only from a host you trust, with --allow-host-access`);
   if (await deps.docker.inspect(name)) throw new CheckpointRefused(`a container named ${name} exists on this host: import it under another name (--rename NAME), or remove that one first`);

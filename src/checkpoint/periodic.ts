@@ -14,6 +14,12 @@ export function jobMatches(job: CheckpointJob, c: ContainerState): boolean {
   return eq < 0 ? label in labels : labels[label.slice(0, eq)] === label.slice(eq + 1);
 }
 
+/** A running container a job names, due for its checkpoint. */
+export interface Due {
+  c: ContainerState;
+  job: CheckpointJob;
+}
+
 export interface PeriodicResult {
   container: string;
   ok: boolean;
@@ -40,11 +46,11 @@ export class PeriodicCheckpoints {
   constructor(private readonly jobs: () => readonly CheckpointJob[]) {}
 
   /** Containers due now, and when the next one falls due (null: no job, or no container). */
-  async due(deps: CheckpointDeps): Promise<{ due: { c: ContainerState; job: CheckpointJob }[]; nextAt: number | null }> {
+  async due(deps: CheckpointDeps): Promise<{ due: Due[]; nextAt: number | null }> {
     const jobs = this.jobs();
     if (!jobs.length) return { due: [], nextAt: null };
     const now = deps.clock.now();
-    const due: { c: ContainerState; job: CheckpointJob }[] = [];
+    const due: Due[] = [];
     let nextAt: number | null = null;
     for (const id of await deps.docker.listContainerIds()) {
       const c = await deps.docker.inspect(id);
@@ -56,13 +62,16 @@ export class PeriodicCheckpoints {
       if (at <= now) due.push({ c, job });
       else nextAt = Math.min(nextAt ?? at, at);
     }
-    return { due, nextAt: due.length ? now : nextAt };
+    // nextAt: the next of those not due now
+    return { due, nextAt };
   }
 
-  /** One round: the due containers, one after the other (never two dumps at once), each pruned after. */
-  async run(deps: CheckpointDeps, onResult: (r: PeriodicResult) => Promise<void>): Promise<PeriodicResult[]> {
-    const { due } = await this.due(deps);
-    const out: PeriodicResult[] = [];
+  /**
+   * One round over the containers `due` found due, one after the other (never two dumps at once),
+   * each pruned after; returns when the next of them falls due (each made or failed one `every` on).
+   */
+  async run(deps: CheckpointDeps, due: readonly Due[], onResult: (r: PeriodicResult) => Promise<void>): Promise<number | null> {
+    let nextAt: number | null = null;
     for (const { c, job } of due) {
       const at = deps.clock.now();
       let r: PeriodicResult;
@@ -77,9 +86,9 @@ export class PeriodicCheckpoints {
         this.failures++;
       }
       this.last.set(c.name, r);
-      out.push(r);
+      nextAt = Math.min(nextAt ?? Infinity, at + job.every);
       await onResult(r);
     }
-    return out;
+    return nextAt;
   }
 }

@@ -75,8 +75,8 @@ async function checkpointPass(world: World, logger: Logger, periodic: PeriodicCh
     // no container of a job runs now: one started later is looked for within the shortest `every`
     const within = world.clock.now() + Math.min(...world.config.checkpoints.map((j) => j.every));
     if (!due.length) return nextAt === null ? within : Math.min(nextAt, within);
-    await withLock(world, "checkpoint", () =>
-      periodic.run(deps, async (r) => {
+    const ran = await withLock(world, "checkpoint", () =>
+      periodic.run(deps, due, async (r) => {
         if (r.ok) logger.info({ container: r.container, checkpoint: r.checkpoint, ms: r.ms, removed: r.removed }, "checkpoint made");
         else {
           logger.error({ container: r.container, err: r.error }, "checkpoint failed");
@@ -84,8 +84,8 @@ async function checkpointPass(world: World, logger: Logger, periodic: PeriodicCh
         }
       }),
     );
-    const after = (await periodic.due(deps)).nextAt;
-    return after === null ? within : Math.min(after, within);
+    // the next due: of those not due this time, or of those just done (one `every` on), whichever first
+    return Math.min(nextAt ?? Infinity, ran ?? Infinity, within);
   } catch (err) {
     if (err instanceof LockedError) logger.info({ err: err.message }, "periodic checkpoints wait: a run holds the lock");
     else logger.warn({ err: (err as Error).message }, "periodic checkpoints could not run; next look in a minute");

@@ -48,17 +48,16 @@ export async function stopContainers(ctx: MachineContext): Promise<void> {
   // each checkpoint is named in the journal before it is made: a recovery restores from it, or (never
   // made) starts the container fresh
   const planned = new Set(r.levels.flat());
-  const known0 = recorded(ctx);
+  const known = recorded(ctx);
   for (const id of r.checkpoint ?? []) {
     if (!planned.has(id) || !world.checkpoints) continue;
     (r.checkpoints ??= {})[id] ??= autoName(world.clock.now(), "upgrade-");
-    const policy = known0.get(id)?.restartPolicy ?? "no";
+    const policy = known.get(id)?.restartPolicy ?? "no";
     if (policy !== "no") (r.policies ??= {})[id] ??= policy;
   }
   r.phase = "stopping";
   await persist(ctx);
   ctx.acted = true;
-  const known = recorded(ctx);
   const failed: string[] = [];
   await ctx.steps.run("stop-containers", async () => {
     for (const level of [...r.levels].reverse()) {

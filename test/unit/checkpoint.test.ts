@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { checkpointCheck, formatCheck } from "../../src/checkpoint/check.js";
 import { autoName, autoTime, isAuto, pruneSet } from "../../src/checkpoint/names.js";
 import { CheckpointFailed, CheckpointRefused, createCheckpoint, exportContainer, importContainer, restoreCheckpoint, type CheckpointDeps } from "../../src/checkpoint/ops.js";
-import { PeriodicCheckpoints } from "../../src/checkpoint/periodic.js";
+import { PeriodicCheckpoints, type PeriodicResult } from "../../src/checkpoint/periodic.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { CheckpointEntry, CheckpointPort, ContainerDefinition, CriuFacts } from "../../src/ports/checkpoints.js";
 import { container } from "../fakes/world.js";
@@ -239,16 +239,24 @@ describe("periodic checkpoints", () => {
     w.engine.containers = [...w.engine.containers, container("other", { id: "other-id" })];
     const config = parseConfig({ checkpoints: [{ container: "app", every: "1h", keep: 2 }] });
     const p = new PeriodicCheckpoints(() => config.checkpoints);
+    // one round as the daemon makes it: what is due, then those, one after the other
+    const round = async () => {
+      const results: PeriodicResult[] = [];
+      const nextAt = await p.run(deps, (await p.due(deps)).due, (r) => (results.push(r), Promise.resolve()));
+      return Object.assign(results, { nextAt });
+    };
     for (let i = 0; i < 3; i++) {
-      expect((await p.run(deps, () => Promise.resolve())).map((r) => r.ok)).toEqual([true]);
+      const r = await round();
+      expect(r.map((x) => x.ok)).toEqual([true]);
+      expect(r.nextAt).toBe(w.fakeClock.t + 3_600_000);
       expect((await p.due(deps)).nextAt).toBe(w.fakeClock.t + 3_600_000);
       w.fakeClock.t += 3_600_000;
     }
     expect(cp.saved.get("app-id")).toHaveLength(2);
     expect(cp.saved.get("other-id")).toBeUndefined();
     cp.failDump = "dump failed";
-    expect((await p.run(deps, () => Promise.resolve()))[0]?.ok).toBe(false);
-    expect(await p.run(deps, () => Promise.resolve())).toEqual([]);
+    expect((await round())[0]?.ok).toBe(false);
+    expect([...(await round())]).toEqual([]);
     expect((await p.due(deps)).nextAt).toBe(w.fakeClock.t + 3_600_000);
     expect(p.failures).toBe(1);
   });
