@@ -11,11 +11,13 @@
 // An outside client asks GET /_ping back to back (a new connection each, 1 ms apart): the window is the
 // longest stretch between two good answers; a refused call is one that failed. From our report: the
 // first good ping to the end of verification (every container inspected and compared), and the stop
-// to the end of verification.
+// to the end of verification. Then, on the same machine, the daemon's resident memory while it waits and
+// after a run (bench/daemon-memory.mjs).
 import { execa } from "execa";
 import { request } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { daemonMemory } from "./daemon-memory.mjs";
 import { CLI, docker, median, ROOT, sandbox, sandboxConfig, SOCKET, table } from "./lib.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -127,7 +129,8 @@ function machineSet() {
     async prepare(total) {
       await machine("down", NAME);
       await machine("up", NAME);
-      versions = Array.from({ length: total }, (_, i) => `20.10.${25 + i}`);
+      // one more than the rounds use: the daemon's run (daemonMemory) goes to the newest
+      versions = Array.from({ length: total + 1 }, (_, i) => `20.10.${25 + i}`);
       await machine("repo", NAME, ...versions.flatMap((u) => [`docker-ce=${u}`, `docker-ce-cli=${u}`]));
       socket = `/proc/${(await machine("pid", NAME)).stdout.trim()}/root/run/docker.sock`;
     },
@@ -144,6 +147,7 @@ function machineSet() {
       await inside("systemctl", "reset-failed", "docker.service", "docker.socket");
       return parseReport(await inside("docker-live-upgrade", "upgrade", "--to", CE(versions[i]), "--json").catch((err) => err));
     },
+    memory: () => daemonMemory(inside, async () => (await inside("dpkg-query", "-W", "-f=${Version}", "docker-ce")).stdout, CE(versions.at(-1))),
     done: () => machine("down", NAME),
   };
 }
@@ -152,6 +156,7 @@ const f = (x) => `${Math.round(x)} ms`;
 
 export async function runWindow() {
   const rows = [];
+  let memory = [];
   for (const set of [sandboxSet(), machineSet()]) {
     await set.prepare(SIZES.length * ROUNDS);
     let next = 0;
@@ -169,10 +174,15 @@ export async function runWindow() {
         rows.push([set.name, String(n), f(b), f(o), `${(o / b).toFixed(2)}x`, `${median(bare.map((x) => x.refused))} / ${median(ours.map((x) => x.refused))}`,
           f(median(times.map((t) => t.afterPing))), f(median(times.map((t) => t.afterStop)))]);
       }
+      if (set.memory) memory = await set.memory();
     } finally {
       await set.done();
     }
   }
+  const mib = (x) => `${x.toFixed(1)} MiB`;
+  const mem = memory.map((m) => [m.label, mib(m.ours), mib(m.node), `${(m.ours / m.node).toFixed(2)}x`, String(m.workers)]);
   return `The down window against a bare restart of the same build, median of ${ROUNDS} interleaved rounds (outside /_ping back to back)\n\n` +
-    table(["set", "containers", "bare restart", "ours", "ours / bare", "refused (bare / ours)", "first ping -> verified", "stop -> verified"], rows);
+    table(["set", "containers", "bare restart", "ours", "ours / bare", "refused (bare / ours)", "first ping -> verified", "stop -> verified"], rows) +
+    "\n\nThe daemon's resident memory, run by the shipped unit on the systemd machine (VmRSS), against Node.js doing nothing\n\n" +
+    table(["moment", "daemon", "node alone", "ratio", "workers left"], mem);
 }

@@ -23,6 +23,16 @@ export interface HostPort {
    * flushed while dockerd still serves, not by the new dockerd's first overlay mount inside the window.
    */
   flushFilesystem(path: string): Promise<void>;
+  /**
+   * Opens the binary each process runs (/proc/PID/exe; absent processes are skipped) and holds it
+   * until the returned release. An install replaces dockerd's file while the old dockerd still runs
+   * from it; when that process exits, the last reference to the unlinked file goes and the kernel
+   * frees its blocks in the exit path, before systemd sees the service stop (measured: 25-85 ms of a
+   * restart's window on a machine). Held, the old file is freed at the release, after the window.
+   */
+  holdBinaries(pids: readonly number[]): Promise<() => void>;
+  /** dockerd's pid from its pid file; null when there is none. */
+  dockerdPid(pidFile: string): Promise<number | null>;
   /** Each file's size in bytes (null: absent or unreadable): a container log's growth is its log rate. */
   fileSizes(paths: readonly string[]): Promise<(number | null)[]>;
 }

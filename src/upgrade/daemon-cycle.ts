@@ -125,6 +125,25 @@ async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
 }
 
 /**
+ * The binaries the restart ends, held open from before the stop until after it (see
+ * HostPort.holdBinaries): an old binary that the install replaced is freed after the window, not by
+ * the exiting dockerd inside it. containerd's too where it restarts. Best effort: a noop when the
+ * processes cannot be found.
+ */
+async function holdOldBinaries(ctx: MachineContext): Promise<() => void> {
+  const { host, config } = ctx.world;
+  if (!ctx.view.daemonUp) return () => undefined;
+  try {
+    const pid = await host.dockerdPid(config.docker.pidFile);
+    const containerd = ctx.journal.restartContainerd ? (await host.processes()).filter((p) => p.comm === "containerd").map((p) => p.pid) : [];
+    return await host.holdBinaries([...(pid === null ? [] : [pid]), ...containerd]);
+  } catch (err) {
+    ctx.world.logger.debug({ err: errorMessage(err) }, "could not hold the running binaries open");
+    return () => undefined;
+  }
+}
+
+/**
  * A live-restore restart of dockerd: the down window of a staged upgrade, or the undo's restart. One
  * act of the service manager, as a bare restart is: the journal's record ("stopping", the build that
  * will answer not known until it does) is written before, the build that answers after the first
@@ -133,9 +152,18 @@ async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
  * between them either).
  */
 export async function restartDaemon(ctx: MachineContext): Promise<void> {
-  const service = ctx.world.service;
   mayStartContainers(ctx); // written with the restart's "stopping" entry
   await flushBeforeWindow(ctx);
+  const release = await holdOldBinaries(ctx);
+  try {
+    await restartHeld(ctx);
+  } finally {
+    release();
+  }
+}
+
+async function restartHeld(ctx: MachineContext): Promise<void> {
+  const service = ctx.world.service;
   const j = ctx.journal;
   if (j.restartContainerd || !service.restart) {
     j.startedOn = "unknown";

@@ -1,6 +1,7 @@
 import { execa } from "execa";
-import { readdir } from "node:fs/promises";
-import { beforeAll, describe, expect, it } from "vitest";
+import { readdir, readlink } from "node:fs/promises";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { createHost } from "../../src/adapters/host/proc-host.js";
 import { compareDebVersions } from "../../src/versions/dpkg-version.js";
 import { cli, docker, dockerdPid, dpkgVersion, identities, makeContainers, OLD, removeContainers, resetEngine, sandbox, SOCKET, STATE_DIR, WEB_PORT, writeConfig, waitApi } from "./helpers.js";
 
@@ -77,6 +78,19 @@ describe("live upgrade on a real engine", () => {
     // the logger kept writing across the window
     const lines = (await docker("logs", "--tail", "1", "logger")).trim();
     expect(lines).toMatch(/^line \d+$/);
+  });
+
+  it("holds the running dockerd's binary open until released (the old file is freed after the down window)", async () => {
+    const host = createHost(() => Promise.reject(new Error("no commands here")));
+    const pid = await host.dockerdPid("/run/docker-live-upgrade-sandbox/docker.pid");
+    expect(pid).toBe(await dockerdPid());
+    const exe = await readlink(`/proc/${pid}/exe`);
+    const open = async () => (await Promise.all((await readdir("/proc/self/fd")).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")))).filter((l) => l === exe).length;
+    const before = await open();
+    const release = await host.holdBinaries([pid!, 999_999_999]); // a process that is gone is skipped
+    expect(await open()).toBe(before + 1);
+    release();
+    await vi.waitFor(async () => expect(await open()).toBe(before));
   });
 
   it("is up to date on a second run (exit 0), and history and status show the runs", async () => {

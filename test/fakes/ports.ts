@@ -115,6 +115,12 @@ export function simHost(p: SimProcess): HostPort & { daemonConfigVerdict: { ok: 
     validateDaemonConfig: () => p.call("read", "host", "validateDaemonConfig", () => port.daemonConfigVerdict),
     dockerdReplaced: () => p.call("read", "host", "dockerdReplaced", () => (p.host.daemonUp ? p.host.binaryReplaced : null)),
     flushFilesystem: () => p.call("read", "host", "flushFilesystem", () => undefined),
+    holdBinaries: (pids: readonly number[]) =>
+      p.call("read", "host", "holdBinaries", () => {
+        p.host.events.push(`host.hold ${pids.join(" ")}`);
+        return () => void p.host.events.push("host.release");
+      }),
+    dockerdPid: () => p.call("read", "host", "dockerdPid", () => (p.host.daemonUp ? 11 : null)),
     fileSizes: (paths: readonly string[]) => p.call("read", "host", "fileSizes", () => paths.map((path: string) => p.host.logSizes.get(path) ?? null)),
   };
   return port;

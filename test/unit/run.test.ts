@@ -20,8 +20,11 @@ describe("the upgrade state machine, with fakes at every port", () => {
       expect.stringMatching(/^packages\.fetch docker\.io=20\.10\.25\+dfsg1-1 -> target$/),
       expect.stringMatching(/^packages\.fetch docker\.io=20\.10\.24\+dfsg1-1\+deb12u1\+b6 -> rollback$/),
       "packages.install docker.io=20.10.25+dfsg1-1 (services held)",
+      // the old dockerd's binary, replaced on disk, held open across the restart: freed after the window
+      "host.hold 11",
       "service.stop",
       "service.start",
+      "host.release",
     ]);
     // durable writes: none in the down window (the restart is one act; "started" follows the first good ping)
     expect(world.memory.journalStates).toEqual(["fetched", "installing", "installed", "stopping", "started", "verified", "done"]);
