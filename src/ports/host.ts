@@ -28,9 +28,9 @@ export interface HostPort {
    * until the returned release. An install replaces dockerd's file while the old dockerd still runs
    * from it; when that process exits, the last reference to the unlinked file goes and the kernel
    * frees its blocks in the exit path, before systemd sees the service stop (measured: 25-85 ms of a
-   * restart's window on a machine). Held, the old file is freed at the release, after the window.
+   * restart's window on a machine). Held, the old file is freed at the release, after the window. `count`: the binaries held.
    */
-  holdBinaries(pids: readonly number[]): Promise<() => void>;
+  holdBinaries(pids: readonly number[]): Promise<{ count: number; release: () => void }>;
   /** dockerd's pid from its pid file; null when there is none. */
   dockerdPid(pidFile: string): Promise<number | null>;
   /** Each file's size in bytes (null: absent or unreadable): a container log's growth is its log rate. */

@@ -125,20 +125,23 @@ async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
 }
 
 /**
- * The binaries the restart ends, held open from before the stop until after it (see
+ * The binaries the restart ends, held open from before the stop until dockerd answers again (see
  * HostPort.holdBinaries): an old binary that the install replaced is freed after the window, not by
- * the exiting dockerd inside it. containerd's too where it restarts. Best effort: a noop when the
- * processes cannot be found.
+ * the exiting dockerd inside it. containerd's too where it restarts (a service: its parent is PID 1,
+ * not a shim of a container). Best effort: nothing is held when the processes cannot be found.
  */
 async function holdOldBinaries(ctx: MachineContext): Promise<() => void> {
-  const { host, config } = ctx.world;
+  const { host, config, logger } = ctx.world;
   if (!ctx.view.daemonUp) return () => undefined;
   try {
     const pid = await host.dockerdPid(config.docker.pidFile);
-    const containerd = ctx.journal.restartContainerd ? (await host.processes()).filter((p) => p.comm === "containerd").map((p) => p.pid) : [];
-    return await host.holdBinaries([...(pid === null ? [] : [pid]), ...containerd]);
+    const containerd = ctx.journal.restartContainerd ? (await host.processes()).filter((p) => p.comm === "containerd" && p.ppid === 1).map((p) => p.pid) : [];
+    const pids = [...(pid === null ? [] : [pid]), ...containerd];
+    const hold = await host.holdBinaries(pids);
+    logger.debug({ pids, held: hold.count }, "the running binaries held open across the restart");
+    return hold.release;
   } catch (err) {
-    ctx.world.logger.debug({ err: errorMessage(err) }, "could not hold the running binaries open");
+    logger.debug({ err: errorMessage(err) }, "could not hold the running binaries open");
     return () => undefined;
   }
 }
@@ -153,12 +156,12 @@ async function holdOldBinaries(ctx: MachineContext): Promise<() => void> {
  */
 export async function restartDaemon(ctx: MachineContext): Promise<void> {
   mayStartContainers(ctx); // written with the restart's "stopping" entry
-  await flushBeforeWindow(ctx);
-  const release = await holdOldBinaries(ctx);
+  const held = holdOldBinaries(ctx); // alongside the flush, both before the window; never rejects
   try {
+    await flushBeforeWindow(ctx);
     await restartHeld(ctx);
   } finally {
-    release();
+    (await held)();
   }
 }
 

@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { readdir, readlink } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createHost } from "../../src/adapters/host/proc-host.js";
 import { compareDebVersions } from "../../src/versions/dpkg-version.js";
@@ -83,13 +83,14 @@ describe("live upgrade on a real engine", () => {
   it("holds the running dockerd's binary open until released (the old file is freed after the down window)", async () => {
     const host = createHost(() => Promise.reject(new Error("no commands here")));
     const pid = await host.dockerdPid("/run/docker-live-upgrade-sandbox/docker.pid");
-    expect(pid).toBe(await dockerdPid());
+    expect((await readFile(`/proc/${pid}/comm`, "utf8")).trim()).toBe("dockerd");
     const exe = await readlink(`/proc/${pid}/exe`);
     const open = async () => (await Promise.all((await readdir("/proc/self/fd")).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")))).filter((l) => l === exe).length;
     const before = await open();
-    const release = await host.holdBinaries([pid!, 999_999_999]); // a process that is gone is skipped
+    const hold = await host.holdBinaries([pid!, 999_999_999]); // a process that is gone is skipped
+    expect(hold.count).toBe(1);
     expect(await open()).toBe(before + 1);
-    release();
+    hold.release();
     await vi.waitFor(async () => expect(await open()).toBe(before));
   });
 

@@ -118,7 +118,7 @@ export function simHost(p: SimProcess): HostPort & { daemonConfigVerdict: { ok: 
     holdBinaries: (pids: readonly number[]) =>
       p.call("read", "host", "holdBinaries", () => {
         p.host.events.push(`host.hold ${pids.join(" ")}`);
-        return () => void p.host.events.push("host.release");
+        return { count: pids.length, release: () => void p.host.events.push("host.release") };
       }),
     dockerdPid: () => p.call("read", "host", "dockerdPid", () => (p.host.daemonUp ? 11 : null)),
     fileSizes: (paths: readonly string[]) => p.call("read", "host", "fileSizes", () => paths.map((path: string) => p.host.logSizes.get(path) ?? null)),

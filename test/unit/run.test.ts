@@ -177,6 +177,26 @@ describe("the upgrade state machine, with fakes at every port", () => {
     expect(world.memory.journal).toBeNull();
   });
 
+  it("holds the old binaries across a restart and lets go after it: when it fails, with containerd, when the hold fails", async () => {
+    const held = (w: { events: string[] }) => w.events.filter((e) => e.startsWith("host."));
+    // a restart that fails: released; the rollback's restart finds dockerd down, nothing to hold
+    const failing = fakeWorld({ upgrade: { downtimeBudget: "1s" }, docker: { readyTimeout: "1s" } });
+    failing.fakeService.brokenBuilds.add("20.10.25+dfsg1");
+    expect((await runUpgrade(failing, { dryRun: false, interrupt: gate() })).outcome).toBe("rolled-back");
+    expect(held(failing)).toEqual(["host.hold 11", "host.release"]);
+    expect(failing.events.indexOf("host.release")).toBeLessThan(failing.events.findIndex((e) => e.includes("(downgrades)")));
+    // containerd's package changes: its service's binary too (pid 10, a child of PID 1)
+    const containerd = fakeWorld();
+    containerd.fakePackages.availableVersions.containerd = ["1.6.20~ds1-1+deb12u3", "1.6.21~ds1-1"];
+    containerd.engine.containerdVersion = "1.6.20~ds1";
+    expect((await runUpgrade(containerd, { dryRun: false, interrupt: gate() })).outcome).toBe("upgraded");
+    expect(held(containerd)).toEqual(["host.hold 11 10", "host.release"]);
+    // a hold that cannot be made costs nothing but the time it saves
+    const refused = fakeWorld();
+    refused.host.holdBinaries = () => Promise.reject(new Error("EACCES: permission denied, open '/proc/11/exe'"));
+    expect((await runUpgrade(refused, { dryRun: false, interrupt: gate() })).outcome).toBe("upgraded");
+  });
+
   it("rolls back when containers were restarted by the new daemon", async () => {
     const world = fakeWorld({ upgrade: { settle: "1s" } });
     world.engine.restartOnStart = true;
