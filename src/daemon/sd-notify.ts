@@ -1,4 +1,4 @@
-import { spawnRaw } from "../exec/common.js";
+import { spawnQuiet } from "../exec/common.js";
 
 /**
  * sd_notify through systemd-notify(1) (Node has no unix datagram sockets); the unit sets
@@ -6,7 +6,7 @@ import { spawnRaw } from "../exec/common.js";
  */
 export function sdNotify(state: string, env: NodeJS.ProcessEnv = process.env): void {
   if (!env.NOTIFY_SOCKET) return;
-  void spawnRaw("systemd-notify", [`--pid=${process.pid}`, state], { timeoutMs: 5_000, env: {} }).catch(() => undefined);
+  void spawnQuiet("systemd-notify", [`--pid=${process.pid}`, state], 5_000);
 }
 
 /** WATCHDOG_USEC in milliseconds, when the watchdog is on for this process. */
