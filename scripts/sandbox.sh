@@ -46,10 +46,11 @@ pid_alive() {
 }
 pid_of() { cat "$1" 2>/dev/null || true; }
 
+# Every 10 ms: a stop returns within 10 ms of the process's exit (the down window is measured through it).
 wait_gone() { # pid timeout_s
   local i=0
   while pid_alive "$1"; do
-    i=$((i + 1)); [ $i -le $(($2 * 20)) ] || return 1; sleep 0.05
+    i=$((i + 1)); [ $i -le $(($2 * 100)) ] || return 1; sleep 0.01
   done
 }
 
