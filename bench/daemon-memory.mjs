@@ -41,13 +41,15 @@ export async function daemonMemory(inside, versionOf, release) {
     rows.push(await at("waiting, 5 s after its start"));
     await sleep(15_000);
     rows.push(await at("waiting, 20 s after its start"));
-    const now = new Date();
-    await inside("sh", "-c", 'printf "%s" "$1" > "$2"', "sh", windowAt(`${now.getUTCMinutes()} ${now.getUTCHours()} * * *`), CONFIG);
+    // a window that opens at the next minute: after every run made before (one in the window it opens
+    // at counts as this window's run)
+    const opens = new Date(Date.now() + 60_000);
+    await inside("sh", "-c", 'printf "%s" "$1" > "$2"', "sh", windowAt(`${opens.getUTCMinutes()} ${opens.getUTCHours()} * * *`), CONFIG);
     await inside("systemctl", "reload", UNIT);
     const t0 = Date.now();
     let peak = null; // the unit's processes together during the run, sampled once a second
     while ((await versionOf()) !== release || (await unitPids()).length > 1) {
-      if (Date.now() - t0 > 300_000) throw new Error(`the daemon did not upgrade to ${release} and end its worker within 5 minutes`);
+      if (Date.now() - t0 > 300_000) throw new Error(`the daemon did not upgrade to ${release} and end its worker within 5 minutes (journalctl -u ${UNIT} in the machine says why)`);
       const now = await at("during the run (the highest sample, 1 s apart)");
       if (!peak || now.total > peak.total) peak = now;
       await sleep(1_000);
