@@ -124,6 +124,9 @@ async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
   });
 }
 
+/** The longest the restart waits for the binaries to be held open (they are in well under 1 ms). */
+const HOLD_WAIT_MS = 2_000;
+
 /**
  * The binaries the restart ends, held open from before the stop until dockerd answers again (see
  * HostPort.holdBinaries): an old binary that the install replaced is freed after the window, not by
@@ -133,16 +136,31 @@ async function flushBeforeWindow(ctx: MachineContext): Promise<void> {
 async function holdOldBinaries(ctx: MachineContext): Promise<() => void> {
   const { host, config, logger } = ctx.world;
   if (!ctx.view.daemonUp) return () => undefined;
-  try {
+  const holding = (async () => {
     const pid = await host.dockerdPid(config.docker.pidFile);
     const containerd = ctx.journal.restartContainerd ? (await host.processes()).filter((p) => p.comm === "containerd" && p.ppid === 1).map((p) => p.pid) : [];
     const pids = [...(pid === null ? [] : [pid]), ...containerd];
     const hold = await host.holdBinaries(pids);
     logger.debug({ pids, held: hold.count }, "the running binaries held open across the restart");
     return hold.release;
+  })();
+  // /proc on a host whose disk hangs: the restart does not wait for it; a hold made late is let go at once
+  const stopWaiting = new AbortController();
+  const late = ctx.world.clock.sleep(HOLD_WAIT_MS, stopWaiting.signal).then(
+    () => null,
+    () => null,
+  );
+  try {
+    const release = await Promise.race([holding, late]);
+    if (release) return release;
+    logger.debug({ waitedMs: HOLD_WAIT_MS }, "the running binaries were not held open in time");
+    void holding.then((r) => r(), () => undefined);
+    return () => undefined;
   } catch (err) {
     logger.debug({ err: errorMessage(err) }, "could not hold the running binaries open");
     return () => undefined;
+  } finally {
+    stopWaiting.abort();
   }
 }
 
@@ -159,6 +177,7 @@ export async function restartDaemon(ctx: MachineContext): Promise<void> {
   const held = holdOldBinaries(ctx); // alongside the flush, both before the window; never rejects
   try {
     await flushBeforeWindow(ctx);
+    await held; // in place before the stop
     await restartHeld(ctx);
   } finally {
     (await held)();

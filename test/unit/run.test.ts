@@ -1,5 +1,5 @@
 import { againstTheRelease } from "../../src/report/failures.js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runSession } from "../../src/upgrade/session.js";
 import { InterruptGate } from "../../src/upgrade/interrupt.js";
 import { runUpgrade } from "../../src/upgrade/run.js";
@@ -195,6 +195,14 @@ describe("the upgrade state machine, with fakes at every port", () => {
     const refused = fakeWorld();
     refused.host.holdBinaries = () => Promise.reject(new Error("EACCES: permission denied, open '/proc/11/exe'"));
     expect((await runUpgrade(refused, { dryRun: false, interrupt: gate() })).outcome).toBe("upgraded");
+    // one that hangs (/proc on a stalled disk): the restart goes on after 2 s, the late hold is let go at once
+    const slow = fakeWorld();
+    slow.host.holdBinaries = () => new Promise((r) => setTimeout(() => r({ count: 1, release: () => void slow.events.push("late release") }), 20));
+    expect((await runUpgrade(slow, { dryRun: false, interrupt: gate() })).outcome).toBe("upgraded");
+    await vi.waitFor(() => expect(slow.events).toContain("late release"));
+    const hung = fakeWorld();
+    hung.host.holdBinaries = () => new Promise(() => undefined);
+    expect((await runUpgrade(hung, { dryRun: false, interrupt: gate() })).outcome).toBe("upgraded");
   });
 
   it("rolls back when containers were restarted by the new daemon", async () => {
