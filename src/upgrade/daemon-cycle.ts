@@ -154,7 +154,7 @@ async function holdOldBinaries(ctx: MachineContext): Promise<() => void> {
     const release = await Promise.race([holding, late]);
     if (release) return release;
     logger.debug({ waitedMs: HOLD_WAIT_MS }, "the running binaries were not held open in time");
-    void holding.then((r) => r(), () => undefined);
+    void holding.then((r) => r()).catch(() => undefined);
     return () => undefined;
   } catch (err) {
     logger.debug({ err: errorMessage(err) }, "could not hold the running binaries open");
@@ -180,7 +180,12 @@ export async function restartDaemon(ctx: MachineContext): Promise<void> {
     await held; // in place before the stop
     await restartHeld(ctx);
   } finally {
-    (await held)();
+    const release = await held;
+    try {
+      release();
+    } catch (err) {
+      ctx.world.logger.debug({ err: errorMessage(err) }, "could not let go of the held binaries");
+    }
   }
 }
 
