@@ -130,16 +130,16 @@ const HOLD_WAIT_MS = 2_000;
 /**
  * The binaries the restart ends, held open from before the stop until dockerd answers again (see
  * HostPort.holdBinaries): an old binary that the install replaced is freed after the window, not by
- * the exiting dockerd inside it. containerd's too where it restarts (a service: its parent is PID 1,
- * not a shim of a container). Best effort: nothing is held when the processes cannot be found.
+ * the exiting dockerd inside it. Best effort: nothing is held when dockerd's process cannot be found.
  */
 async function holdOldBinaries(ctx: MachineContext): Promise<() => void> {
   const { host, config, logger } = ctx.world;
-  if (!ctx.view.daemonUp) return () => undefined;
+  // where containerd restarts too, nothing is held: with the hold, that path's API probe saw a failed
+  // call in 2 of 11 machine runs (0 of 8 without); until that is understood, it runs as before
+  if (!ctx.view.daemonUp || ctx.journal.restartContainerd) return () => undefined;
   const holding = (async () => {
     const pid = await host.dockerdPid(config.docker.pidFile);
-    const containerd = ctx.journal.restartContainerd ? (await host.processes()).filter((p) => p.comm === "containerd" && p.ppid === 1).map((p) => p.pid) : [];
-    const pids = [...(pid === null ? [] : [pid]), ...containerd];
+    const pids = pid === null ? [] : [pid];
     const hold = await host.holdBinaries(pids);
     logger.debug({ pids, held: hold.count }, "the running binaries held open across the restart");
     return hold.release;
