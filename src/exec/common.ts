@@ -69,11 +69,6 @@ async function endTree(pid: number): Promise<void> {
 }
 
 /**
- * The only place that starts processes. Never a shell: the program and an argv array. A command that
- * outlives its timeout is ended with everything it started (SIGTERM, then SIGKILL 5 s later): a dpkg
- * left running would keep the package database locked through the rollback that follows.
- */
-/**
  * A short helper whose output nobody reads (systemd-notify), with Node's own spawn: the resident
  * daemon starts only these, and loading execa for them cost it 6 MiB of its 51 (measured under
  * systemd). Resolves with its exit code, null when it could not start or was ended at `timeoutMs`.
@@ -91,6 +86,11 @@ export function spawnQuiet(file: string, args: readonly string[], timeoutMs: num
   });
 }
 
+/**
+ * Where every process but spawnQuiet's starts. Never a shell: the program and an argv array. A command that
+ * outlives its timeout is ended with everything it started (SIGTERM, then SIGKILL 5 s later): a dpkg
+ * left running would keep the package database locked through the rollback that follows.
+ */
 export async function spawnRaw(file: string, args: readonly string[], options: RawOptions): Promise<RawResult> {
   const { execa } = await loadExeca();
   const child = execa(file, args, {
