@@ -16,7 +16,7 @@ interface Hook {
 }
 
 
-const reportCount = async () => (await readdir(join(STATE_DIR, "reports")).catch(() => [])).length;
+const reportCount = async () => (await readdir(join(STATE_DIR, "reports")).catch(() => [])).filter((n) => n.endsWith(".json")).length;
 
 describe("daemon: maintenance windows on a real engine", () => {
   let server: Server;

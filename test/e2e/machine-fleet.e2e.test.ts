@@ -55,7 +55,7 @@ describe("a fleet of three systemd hosts on etcd", () => {
     const hosts = await fleet(1, [NEXT, NEXT, NEXT], window);
     await Promise.all(hosts.map((h) => h.sh("install -m 0644 /opt/docker-live-upgrade/systemd/docker-live-upgrade.service /etc/systemd/system/ && systemctl daemon-reload && systemctl start docker-live-upgrade.service")));
     const reportOf = async (h: Machine): Promise<RunReport | null> => {
-      const name = (await h.sh("ls /var/lib/docker-live-upgrade/reports 2>/dev/null | head -n1")).trim();
+      const name = (await h.sh("ls /var/lib/docker-live-upgrade/reports 2>/dev/null || true")).split("\n").find((n) => n.endsWith(".json")); // not a report still being written
       return name ? (JSON.parse(await h.readFile(`/var/lib/docker-live-upgrade/reports/${name}`)) as RunReport) : null;
     };
     await until("every daemon to finish its run", async () => (await Promise.all(hosts.map(reportOf))).every((r) => r !== null), 240_000);

@@ -166,7 +166,7 @@ describe("a MAJOR.MINOR jump on Debian 13 (planned container restarts)", () => {
     expect(["upgraded", "rolled-back"]).toContain(report.outcome);
     expect(report.hostState).toMatch(/^dockerd up/);
     restartedAsPlanned(before, await seen(m));
-    const saved: RunReport = JSON.parse(await m.sh("cat /var/lib/docker-live-upgrade/reports/$(ls /var/lib/docker-live-upgrade/reports | tail -n 1)")) as RunReport;
+    const saved: RunReport = JSON.parse(await m.sh("cat /var/lib/docker-live-upgrade/reports/$(ls /var/lib/docker-live-upgrade/reports | grep '[.]json$' | tail -n 1)")) as RunReport;
     expect(saved.command).toBe("recover");
     expect(await m.sh("test -e /var/lib/docker-live-upgrade/journal.json && echo open || echo closed")).toBe("closed");
   });

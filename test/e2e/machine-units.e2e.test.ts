@@ -13,7 +13,7 @@ const install = (host: Machine, ...units: string[]) =>
   host.sh(`install -m 0644 ${units.map((u) => `${UNITS}/${u}`).join(" ")} /etc/systemd/system/ && systemctl daemon-reload`);
 
 const lastReport = async (host: Machine): Promise<RunReport> => {
-  const name = (await host.sh(`ls -t ${STATE}/reports | head -n1`)).trim();
+  const name = (await host.sh(`ls -t ${STATE}/reports | grep '[.]json$' | head -n1`)).trim();
   return JSON.parse(await host.readFile(`${STATE}/reports/${name}`)) as RunReport;
 };
 
