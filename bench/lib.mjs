@@ -71,6 +71,14 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** The q-th quartile (1 or 3), linear between the two nearest values. */
+export const quartile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = ((s.length - 1) * q) / 4;
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
+};
+
 export function table(headers, rows) {
   const line = (cells) => `| ${cells.join(" | ")} |`;
   return [line(headers), line(headers.map(() => "---")), ...rows.map(line)].join("\n");

@@ -3,7 +3,9 @@
 //                the service manager is its stop-daemon/start-daemon commands)
 //   Docker CE    Docker's packages on a systemd machine (scripts/machine.sh: docker.service with
 //                docker.socket listening)
-// and two procedures, rounds interleaved:
+// and two procedures, rounds interleaved, each round in the other order than the one before (bare then
+// ours, ours then bare: neither always follows the other), each procedure started on an engine that
+// has been up and idle for a second:
 //   bare restart  the same build restarted, nothing installed (sandbox: stop-daemon; start-daemon;
 //                 machine: systemctl restart docker), its filesystem synced first as ours is:
 //                 nothing keeps the API away for less
@@ -19,9 +21,10 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { daemonMemory } from "./daemon-memory.mjs";
-import { CLI, docker, median, ROOT, sandbox, sandboxConfig, SOCKET, table } from "./lib.mjs";
+import { CLI, docker, median, quartile, ROOT, sandbox, sandboxConfig, SOCKET, table } from "./lib.mjs";
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 9);
+const SETTLE_MS = 1_000;
 const SIZES = (process.env.WINDOW_SIZES ?? "5,100,300").split(",").map(Number);
 const MACHINE = join(ROOT, "scripts/machine.sh");
 const NAME = "bench-window";
@@ -169,13 +172,17 @@ export async function runWindow() {
         await set.containers(n);
         const bare = [], ours = [];
         for (let r = 0; r < ROUNDS; r++) {
-          bare.push(await observe(set.socket, set.bare));
-          ours.push(await observe(set.socket, () => set.ours(next++)));
+          const steps = [async () => bare.push(await observe(set.socket, set.bare)), async () => ours.push(await observe(set.socket, () => set.ours(next++)))];
+          for (const step of r % 2 === 0 ? steps : steps.reverse()) {
+            await sleep(SETTLE_MS);
+            await step();
+          }
           console.error(`window: ${set.name}, ${n} containers, round ${r + 1}/${ROUNDS}: bare ${f(bare.at(-1).window)}, ours ${f(ours.at(-1).window)} (refused ${bare.at(-1).refused}/${ours.at(-1).refused})`);
         }
         const b = median(bare.map((x) => x.window)), o = median(ours.map((x) => x.window));
         const times = ours.map((x) => verifyTimes(x.result));
-        rows.push([set.name, String(n), f(b), f(o), `${(o / b).toFixed(2)}x`, `${median(bare.map((x) => x.refused))} / ${median(ours.map((x) => x.refused))}`,
+        const spread = (xs) => `${Math.round(quartile(xs, 1))}-${Math.round(quartile(xs, 3))}`;
+        rows.push([set.name, String(n), f(b), f(o), `${(o / b).toFixed(2)}x`, `${spread(bare.map((x) => x.window))} / ${spread(ours.map((x) => x.window))} ms`, `${median(bare.map((x) => x.refused))} / ${median(ours.map((x) => x.refused))}`,
           f(median(times.map((t) => t.afterPing))), f(median(times.map((t) => t.afterStop)))]);
       }
       if (set.memory) memory = await set.memory();
@@ -185,8 +192,8 @@ export async function runWindow() {
   }
   const mib = (x) => `${x.toFixed(1)} MiB`;
   const mem = memory.map((m) => [m.label, mib(m.ours), mib(m.total), mib(m.node), `${(m.ours / m.node).toFixed(2)}x`, String(m.workers)]);
-  return `The down window against a bare restart of the same build, median of ${ROUNDS} interleaved rounds (outside /_ping back to back)\n\n` +
-    table(["set", "containers", "bare restart", "ours", "ours / bare", "refused (bare / ours)", "first ping -> verified", "stop -> verified"], rows) +
+  return `The down window against a bare restart of the same build, median of ${ROUNDS} interleaved rounds, the middle half of the rounds beside it (outside /_ping back to back)\n\n` +
+    table(["set", "containers", "bare restart", "ours", "ours / bare", "middle half (bare / ours)", "refused (bare / ours)", "first ping -> verified", "stop -> verified"], rows) +
     "\n\nThe daemon's resident memory, run by the shipped unit on the systemd machine (VmRSS), against Node.js doing nothing\n\n" +
     table(["moment", "daemon", "its unit, all processes", "node alone", "daemon / node", "workers left"], mem);
 }
