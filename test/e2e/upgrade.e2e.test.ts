@@ -1,6 +1,12 @@
 import { execa } from "execa";
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { createServer as httpServer } from "node:http";
+import { createServer } from "node:net";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DockerodeDocker } from "../../src/adapters/docker/dockerode-docker.js";
 import { createHost } from "../../src/adapters/host/proc-host.js";
 import { compareDebVersions } from "../../src/versions/dpkg-version.js";
 import { cli, docker, dockerdPid, dpkgVersion, identities, makeContainers, OLD, removeContainers, resetEngine, sandbox, SOCKET, STATE_DIR, WEB_PORT, writeConfig, waitApi } from "./helpers.js";
@@ -92,6 +98,26 @@ describe("live upgrade on a real engine", () => {
     expect(await open()).toBe(before + 1);
     hold.release();
     await vi.waitFor(async () => expect(await open()).toBe(before));
+  });
+
+  it("pings the engine on its socket; a missing socket, a refused connect, a bad answer and no answer fail, each saying so", async () => {
+    await new DockerodeDocker(SOCKET).ping(2_000);
+    const dir = await mkdtemp(join(tmpdir(), "dlu-ping-"));
+    await expect(new DockerodeDocker(join(dir, "missing.sock")).ping(500)).rejects.toThrow(/ENOENT/);
+    const listen = (server: { listen(path: string, cb: () => void): unknown }, name: string) => new Promise<string>((r) => server.listen(join(dir, name), () => r(join(dir, name))));
+    const gone = createServer();
+    const refused = await listen(gone, "refused.sock");
+    await new Promise((r) => gone.close(r)); // the file stays, nobody listens
+    await expect(new DockerodeDocker(refused).ping(500)).rejects.toThrow(/ECONNREFUSED|ENOENT/);
+    const bad = httpServer((_, res) => res.writeHead(500).end("no"));
+    const silent = createServer(() => undefined);
+    try {
+      await expect(new DockerodeDocker(await listen(bad, "bad.sock")).ping(500)).rejects.toThrow(/answered 500/);
+      await expect(new DockerodeDocker(await listen(silent, "silent.sock")).ping(300)).rejects.toThrow(/no answer within 300ms/);
+    } finally {
+      bad.close();
+      silent.close();
+    }
   });
 
   it("is up to date on a second run (exit 0), and history and status show the runs", async () => {

@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import type { ContainerState, DockerPort, EngineInfo, EngineVersion } from "../../ports/docker.js";
 import { deadlineClient, modemCall } from "./modem.js";
+import { pingSocket } from "./ping.js";
 
 interface RawInspect {
   Id: string;
@@ -93,8 +94,8 @@ export class DockerodeDocker implements DockerPort {
     await modemCall(this.raw, { path, method, ok, timeoutMs });
   }
 
-  async ping(timeoutMs = 1_000): Promise<void> {
-    await this.dial("/_ping", "GET", [200], timeoutMs);
+  ping(timeoutMs = 1_000): Promise<void> {
+    return pingSocket(this.socketPath, timeoutMs);
   }
 
   async stopContainer(id: string, stopTimeoutS: number): Promise<void> {
