@@ -1,9 +1,8 @@
 import { execa } from "execa";
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { link, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createServer as httpServer } from "node:http";
 import { createServer } from "node:net";
-import { link, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DockerodeDocker } from "../../src/adapters/docker/dockerode-docker.js";
