@@ -56,9 +56,24 @@ export interface ContainerSpec {
   labels: Record<string, string>;
 }
 
+/** Changes to the API's socket file, from when the watch was made. */
+export interface SocketWatch {
+  /**
+   * Resolves at the next change, or at once if one came since the last call; rejects once the watch
+   * broke. `signal` gives the call up: a change after that is kept for the next call.
+   */
+  changed(signal?: AbortSignal): Promise<void>;
+  close(): void;
+}
+
 export interface DockerPort {
   /** Resolves when `GET /_ping` answers OK; rejects otherwise (never retries itself). */
   ping(timeoutMs?: number): Promise<void>;
+  /**
+   * Tells a readiness wait when the API's socket file appears or changes (dockerd makes it as it
+   * starts to listen), so the wait need not ask every few milliseconds. null where it cannot watch.
+   */
+  watchSocket?(): SocketWatch | null;
   version(): Promise<EngineVersion>;
   info(): Promise<EngineInfo>;
   listContainerIds(): Promise<string[]>;

@@ -18,14 +18,8 @@ export type ProbeCheck = (probe: ProbeTarget, signal: AbortSignal) => Promise<vo
 export const nodeProbeCheck: ProbeCheck = (probe, signal) =>
   new Promise<void>((resolve, reject) => {
     if (probe.unix) {
-      const req = request({ socketPath: probe.unix, path: "/_ping", method: "GET", timeout: probe.timeout, signal, agent: false }, (res) => {
-        res.resume();
-        if (res.statusCode === 200) resolve();
-        else reject(new Error(`HTTP ${res.statusCode}`));
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end();
+      // the connect alone while dockerd is down: this probe asks all through the down window
+      pingSocket(probe.unix, probe.timeout, signal).then(resolve, reject);
       return;
     }
     if (probe.http) {
@@ -53,4 +47,42 @@ export const nodeProbeCheck: ProbeCheck = (probe, signal) =>
 export function splitHostPort(text: string): [string, number] {
   const i = text.lastIndexOf(":");
   return [text.slice(0, i).replace(/^\[|\]$/g, ""), Number(text.slice(i + 1))];
+}
+
+/**
+ * `GET /_ping` on the API's unix socket, answered 200 within `timeoutMs`. The connect comes first and
+ * alone: while nothing listens (dockerd down, no socket unit) a ping fails on it, at about a sixth of
+ * the CPU a failed request through docker-modem costs (measured: 0.1 ms against 0.6 ms). The readiness
+ * wait and the API probe ask while the new dockerd starts beside them, on hosts with two cores too.
+ * Once connected, the request goes on that same connection (node's http client), so a socket unit's
+ * held connection is answered as soon as dockerd accepts it. `signal` ends it early (the probes' stop).
+ */
+export function pingSocket(socketPath: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error(`GET /_ping on ${socketPath}: stopped`));
+    let settled = false;
+    const socket = connect(socketPath);
+    const onAbort = () => finish(new Error(`GET /_ping on ${socketPath}: stopped`));
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => finish(new Error(`GET /_ping on ${socketPath}: no answer within ${timeoutMs}ms`)), timeoutMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", finish);
+    socket.once("connect", () => {
+      const req = request({ createConnection: () => socket, path: "/_ping", method: "GET", headers: { host: "docker", connection: "close" } }, (res) => {
+        res.resume();
+        res.once("error", finish);
+        res.once("end", () => finish(res.statusCode === 200 ? undefined : new Error(`GET /_ping on ${socketPath} answered ${res.statusCode ?? "nothing"}`)));
+      });
+      req.once("error", finish);
+      req.end();
+    });
+  });
 }

@@ -1,11 +1,13 @@
 import { execa } from "execa";
-import { link, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
+import { link, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createServer as httpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DockerodeDocker } from "../../src/adapters/docker/dockerode-docker.js";
+import { pingSocket } from "../../src/probes/transport.js";
 import { createHost } from "../../src/adapters/host/proc-host.js";
 import { compareDebVersions } from "../../src/versions/dpkg-version.js";
 import { cli, docker, dockerdPid, dpkgVersion, identities, makeContainers, OLD, removeContainers, resetEngine, sandbox, SOCKET, STATE_DIR, WEB_PORT, writeConfig, waitApi } from "./helpers.js";
@@ -120,6 +122,38 @@ describe("live upgrade on a real engine", () => {
       await Promise.all([close(bad), close(silent)]);
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("watches the socket file: a change to it wakes the wait, other files do not, a change after giving up is kept", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "dlu-watch-"));
+    const watch = new DockerodeDocker(join(dir, "docker.sock")).watchSocket()!;
+    const within = (p: Promise<void>, ms: number) => Promise.race([p.then(() => "changed"), sleep(ms).then(() => "quiet")]);
+    try {
+      expect(watch).not.toBeNull();
+      const first = watch.changed();
+      await writeFile(join(dir, "other.sock"), "");
+      expect(await within(first, 100)).toBe("quiet");
+      const server = createServer();
+      await new Promise<void>((r) => server.listen(join(dir, "docker.sock"), () => r()));
+      expect(await within(first, 1_000)).toBe("changed");
+      // given up on (the wait asked anyway), then the file goes: the next call learns of it at once
+      const giveUp = new AbortController();
+      const second = watch.changed(giveUp.signal);
+      giveUp.abort();
+      await second;
+      await new Promise<void>((r) => server.close(() => r()));
+      await sleep(50);
+      expect(await within(watch.changed(), 0)).toBe("changed");
+      // the probes' stop ends a ping at once
+      const stop = new AbortController();
+      const ping = pingSocket(join(dir, "silent.sock"), 30_000, stop.signal);
+      stop.abort();
+      await expect(ping).rejects.toThrow(/stopped/);
+    } finally {
+      watch.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(new DockerodeDocker("/nonexistent-dlu/docker.sock").watchSocket()).toBeNull();
   });
 
   it("is up to date on a second run (exit 0), and history and status show the runs", async () => {

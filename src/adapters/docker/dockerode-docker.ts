@@ -1,7 +1,8 @@
 import type Docker from "dockerode";
-import type { ContainerState, DockerPort, EngineInfo, EngineVersion } from "../../ports/docker.js";
+import type { ContainerState, DockerPort, EngineInfo, EngineVersion, SocketWatch } from "../../ports/docker.js";
 import { deadlineClient, modemCall } from "./modem.js";
-import { pingSocket } from "./ping.js";
+import { pingSocket } from "../../probes/transport.js";
+import { watchSocketFile } from "./socket-watch.js";
 
 interface RawInspect {
   Id: string;
@@ -96,6 +97,10 @@ export class DockerodeDocker implements DockerPort {
 
   ping(timeoutMs = 1_000): Promise<void> {
     return pingSocket(this.socketPath, timeoutMs);
+  }
+
+  watchSocket(): SocketWatch | null {
+    return watchSocketFile(this.socketPath);
   }
 
   async stopContainer(id: string, stopTimeoutS: number): Promise<void> {

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import type { DockerPort, SocketWatch } from "../../src/ports/docker.js";
+import { waitReady } from "../../src/upgrade/daemon-cycle.js";
+import type { SimHost } from "../fakes/host.js";
+import { Scheduler } from "../fakes/process.js";
+
+/** A socket file's changes, told by the test: the same promise rules as the inotify adapter. */
+class FakeWatch implements SocketWatch {
+  closed = false;
+  broken: Error | null = null;
+  private pending = false;
+  private waiter: (() => void) | null = null;
+
+  change(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    if (w) w();
+    else this.pending = true;
+  }
+
+  changed(signal?: AbortSignal): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const me = () => resolve();
+      this.waiter = me;
+      signal?.addEventListener("abort", () => {
+        if (this.waiter === me) this.waiter = null;
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** dockerd answering from `readyAt` on; every ask recorded (at what time). */
+function engine(clock: Scheduler, readyAt: number, watch: FakeWatch | null, onAsk?: (at: number) => void) {
+  const asks: number[] = [];
+  const docker = {
+    ping: () => {
+      asks.push(clock.now());
+      onAsk?.(clock.now());
+      return clock.now() >= readyAt ? Promise.resolve() : Promise.reject(new Error("connect ENOENT /run/docker.sock"));
+    },
+    ...(watch ? { watchSocket: () => watch } : {}),
+  } as unknown as DockerPort;
+  return { docker, asks };
+}
+
+const start = () => new Scheduler({ now: 0 } as SimHost);
+
+describe("waiting for dockerd to answer", () => {
+  it("without a watch, asks every 5 ms until the first good ping", async () => {
+    const clock = start();
+    const { docker, asks } = engine(clock, 100, null);
+    expect(await waitReady(docker, 5_000, clock)).toBe(100);
+    expect(asks).toHaveLength(21);
+  });
+
+  it("with a watch, asks the moment the socket file is made, then every 1 ms while dockerd has not yet listened", async () => {
+    const clock = start();
+    const watch = new FakeWatch();
+    const { docker, asks } = engine(clock, 33, watch);
+    void clock.sleep(30).then(() => watch.change());
+    expect(await waitReady(docker, 5_000, clock)).toBe(33);
+    expect(asks).toEqual([0, 30, 31, 32, 33]);
+    expect(watch.closed).toBe(true);
+  });
+
+  it("with a watch and no change, asks every 50 ms (a socket unit's file is always there)", async () => {
+    const clock = start();
+    const watch = new FakeWatch();
+    const { docker, asks } = engine(clock, 120, watch);
+    expect(await waitReady(docker, 5_000, clock)).toBe(150);
+    expect(asks).toEqual([0, 50, 100, 150]);
+  });
+
+  it("a change that comes while an ask is failing is not lost", async () => {
+    const clock = start();
+    const watch = new FakeWatch();
+    let told = false;
+    const { docker, asks } = engine(clock, 51, watch, (at) => {
+      if (at !== 50 || told) return;
+      told = true;
+      watch.change();
+    });
+    expect(await waitReady(docker, 5_000, clock)).toBe(51);
+    expect(asks).toEqual([0, 50, 50, 51]);
+  });
+
+  it("after 20 quick asks that fail, goes back to waiting on the watch", async () => {
+    const clock = start();
+    const watch = new FakeWatch();
+    const { docker, asks } = engine(clock, 400, watch);
+    void clock.sleep(10).then(() => watch.change());
+    expect(await waitReady(docker, 5_000, clock)).toBe(430);
+    expect(asks.slice(0, 3)).toEqual([0, 10, 11]);
+    expect(asks.filter((t) => t > 30)).toEqual([80, 130, 180, 230, 280, 330, 380, 430]);
+  });
+
+  it("a watch that breaks falls back to asking every 5 ms", async () => {
+    const clock = start();
+    const watch = new FakeWatch();
+    watch.broken = new Error("inotify: the folder was removed");
+    const { docker, asks } = engine(clock, 100, watch);
+    expect(await waitReady(docker, 5_000, clock)).toBe(100);
+    expect(asks.slice(0, 4)).toEqual([0, 5, 10, 15]);
+    expect(watch.closed).toBe(true);
+  });
+
+  it("gives up after its budget, naming the last error, and lets go of the watch", async () => {
+    const clock = start();
+    const watch = new FakeWatch();
+    const { docker } = engine(clock, Infinity, watch);
+    await expect(waitReady(docker, 500, clock)).rejects.toThrow(/did not answer \/_ping within 500ms \(last error: connect ENOENT/);
+    expect(watch.closed).toBe(true);
+  });
+});
