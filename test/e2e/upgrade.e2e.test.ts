@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { link, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, symlink, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createServer as httpServer } from "node:http";
@@ -144,11 +144,28 @@ describe("live upgrade on a real engine", () => {
       await new Promise<void>((r) => server.close(() => r()));
       await sleep(50);
       expect(await within(watch.changed(), 0)).toBe("changed");
-      // the probes' stop ends a ping at once
+      // the probes' stop ends a ping that a silent server holds
+      const silent = createServer((c) => c.resume());
+      await new Promise<void>((r) => silent.listen(join(dir, "silent.sock"), () => r()));
       const stop = new AbortController();
       const ping = pingSocket(join(dir, "silent.sock"), 30_000, stop.signal);
+      await sleep(50);
       stop.abort();
       await expect(ping).rejects.toThrow(/stopped/);
+      await new Promise<void>((r) => silent.close(() => r()));
+      // a socket path through a symlinked folder is watched where it points
+      await mkdir(join(dir, "real"));
+      await symlink(join(dir, "real"), join(dir, "link"));
+      const through = new DockerodeDocker(join(dir, "link", "docker.sock")).watchSocket()!;
+      await writeFile(join(dir, "real", "docker.sock"), "");
+      expect(await within(through.changed(), 1_000)).toBe("changed");
+      // the folder removed: the watch says it broke (the wait then polls)
+      await rm(join(dir, "real", "docker.sock"));
+      expect(await within(through.changed(), 1_000)).toBe("changed");
+      const broke = expect(through.changed()).rejects.toThrow(/removed or moved/);
+      await rmdir(join(dir, "real"));
+      await broke;
+      through.close();
     } finally {
       watch.close();
       await rm(dir, { recursive: true, force: true });

@@ -39,14 +39,18 @@ class FakeWatch implements SocketWatch {
   }
 }
 
-/** dockerd answering from `readyAt` on; every ask recorded (at what time). */
-function engine(clock: Scheduler, readyAt: number, watch: FakeWatch | null, onAsk?: (at: number) => void) {
+/**
+ * dockerd answering from `readyAt` on; every ask recorded (at what time). `held`: a socket unit's
+ * connection, held until dockerd answers or the ask times out; else refused at once.
+ */
+function engine(clock: Scheduler, readyAt: number, watch: FakeWatch | null, onAsk?: (at: number) => void, held = false) {
   const asks: number[] = [];
   const docker = {
-    ping: () => {
+    ping: async (timeoutMs: number) => {
       asks.push(clock.now());
       onAsk?.(clock.now());
-      return clock.now() >= readyAt ? Promise.resolve() : Promise.reject(new Error("connect ENOENT /run/docker.sock"));
+      if (held && clock.now() < readyAt) await clock.sleep(Math.min(timeoutMs, readyAt - clock.now()));
+      if (clock.now() < readyAt) throw new Error(held ? `GET /_ping: no answer within ${timeoutMs}ms` : "connect ENOENT /run/docker.sock");
     },
     ...(watch ? { watchSocket: () => watch } : {}),
   } as unknown as DockerPort;
@@ -79,6 +83,14 @@ describe("waiting for dockerd to answer", () => {
     const { docker, asks } = engine(clock, 120, watch);
     expect(await waitReady(docker, 5_000, clock)).toBe(150);
     expect(asks).toEqual([0, 50, 100, 150]);
+  });
+
+  it("asks again at once after an ask held by a socket unit timed out, and is answered when dockerd serves", async () => {
+    const clock = start();
+    const watch = new FakeWatch();
+    const { docker, asks } = engine(clock, 1_500, watch, undefined, true);
+    expect(await waitReady(docker, 5_000, clock)).toBe(1_500);
+    expect(asks).toEqual([0, 1_000]);
   });
 
   it("a change that comes while an ask is failing is not lost", async () => {

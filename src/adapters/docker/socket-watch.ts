@@ -1,29 +1,48 @@
-import { watch } from "node:fs";
-import { basename, dirname } from "node:path";
+import { realpathSync, watch } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { SocketWatch } from "../../ports/docker.js";
+
+/** The file the socket really is: a configured path through a symlink is watched where it points. */
+function resolved(socketPath: string): string {
+  try {
+    return realpathSync(socketPath);
+  } catch {
+    try {
+      return join(realpathSync(dirname(socketPath)), basename(socketPath));
+    } catch {
+      return socketPath;
+    }
+  }
+}
 
 /**
  * Changes to the socket file, seen through its folder (inotify): dockerd removes a stale file and
  * makes a new one as it starts to listen, so a wait learns of it within a millisecond instead of
- * asking all along. null where the folder cannot be watched (the wait then polls).
+ * asking all along. null where the folder cannot be watched; broken (the wait then polls) once the
+ * folder itself goes, which inotify reports under the folder's own name.
  */
 export function watchSocketFile(socketPath: string): SocketWatch | null {
-  const name = basename(socketPath);
+  const file = resolved(socketPath);
+  const name = basename(file);
+  const folderName = basename(dirname(file));
   let pending = false;
   let broken: Error | null = null;
-  let waiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  let waiter: { settle: (err?: Error) => void } | null = null;
   const wake = (err?: Error) => {
     const w = waiter;
     waiter = null;
     if (!w) return;
     pending = false;
-    if (err) w.reject(err);
-    else w.resolve();
+    w.settle(err);
   };
   let watcher: ReturnType<typeof watch>;
   try {
-    watcher = watch(dirname(socketPath), { persistent: false }, (_event, file) => {
-      if (file !== null && file !== name) return;
+    watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed !== name) {
+        if (changed !== folderName) return;
+        broken = new Error(`${dirname(file)} was removed or moved`);
+        return wake(broken);
+      }
       pending = true;
       wake();
     });
@@ -41,14 +60,23 @@ export function watchSocketFile(socketPath: string): SocketWatch | null {
         pending = false;
         return Promise.resolve();
       }
+      // given up on already: nothing to wait for, and a later change is kept for the next call
+      if (signal?.aborted) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        const me = { resolve, reject };
-        waiter = me;
         // given up on (the wait asked anyway): a change from now on is kept for the next call
-        signal?.addEventListener("abort", () => {
+        const giveUp = () => {
           if (waiter === me) waiter = null;
           resolve();
-        }, { once: true });
+        };
+        const me = {
+          settle: (err?: Error) => {
+            signal?.removeEventListener("abort", giveUp);
+            if (err) reject(err);
+            else resolve();
+          },
+        };
+        waiter = me;
+        signal?.addEventListener("abort", giveUp, { once: true });
       });
     },
     close: () => {
