@@ -5,6 +5,8 @@ import { isAt } from "./machine.js";
 import { twice } from "./observe.js";
 import { StepError, errorMessage } from "./steps.js";
 
+/** How often a wait that cannot watch the socket file asks. */
+const POLL_MS = 5;
 /** How often a wait that watches the socket file asks anyway (a ping that failed for another reason). */
 const WATCHED_POLL_MS = 50;
 /** After the socket file changed: the asks right behind it (dockerd binds the file, then listens). */
@@ -36,7 +38,7 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
       if (left <= 0) throw new Error(`dockerd did not answer /_ping within ${budgetMs}ms (last error: ${errorMessage(last)})`);
       // a connection held until the ask timed out (a socket unit, a dockerd still restoring): asked again at once
       if (clock.now() - askedAt >= timeoutMs) continue;
-      if (!watch) await clock.sleep(Math.min(5, left));
+      if (!watch) await clock.sleep(Math.min(POLL_MS, left));
       else if (quick > 0) {
         quick--;
         await clock.sleep(Math.min(AFTER_CHANGE.everyMs, left));
@@ -46,7 +48,7 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
         if (seen === "broken") {
           watch.close();
           watch = null;
-          await clock.sleep(Math.min(5, left));
+          await clock.sleep(Math.min(POLL_MS, left));
         }
       }
     }

@@ -16,6 +16,10 @@ const NEXT = "20.10.25+dfsg1-1";
 const MINOR = "20.11.0+dfsg1-1";
 const probes = `probes:\n  - name: web\n    http: http://127.0.0.1:${WEB_PORT}/\n    interval: 100ms\n`;
 
+/** A test server on a unix socket in `dir`; resolves with the socket's path once it listens. */
+const listen = (server: { listen(path: string, cb: () => void): unknown }, dir: string, name: string) => new Promise<string>((r) => server.listen(join(dir, name), () => r(join(dir, name))));
+const close = (server: { close(cb: () => void): unknown }) => new Promise<void>((r) => server.close(() => r()));
+
 describe("live upgrade on a real engine", () => {
   beforeAll(async () => {
     await resetEngine([NEXT, MINOR]);
@@ -104,8 +108,6 @@ describe("live upgrade on a real engine", () => {
   it("pings the engine on its socket; a missing socket, a refused connect, a bad answer and no answer fail, each saying so", async () => {
     await new DockerodeDocker(SOCKET).ping(2_000);
     const dir = await mkdtemp(join(tmpdir(), "dlu-ping-"));
-    const listen = (server: { listen(path: string, cb: () => void): unknown }, name: string) => new Promise<string>((r) => server.listen(join(dir, name), () => r(join(dir, name))));
-    const close = (server: { close(cb: () => void): unknown }) => new Promise<void>((r) => server.close(() => r()));
     const gone = createServer();
     const bad = httpServer((_, res) => res.writeHead(500).end("no"));
     const silent = createServer((c) => c.resume()); // reads the request, never answers (and sees the client go)
@@ -113,11 +115,11 @@ describe("live upgrade on a real engine", () => {
       await expect(new DockerodeDocker(join(dir, "missing.sock")).ping(500)).rejects.toThrow(/ENOENT/);
       // a socket file left behind with nobody listening (a dockerd that crashed): closing the server
       // removes its path, a second link to the socket stays
-      await link(await listen(gone, "live.sock"), join(dir, "stale.sock"));
+      await link(await listen(gone, dir, "live.sock"), join(dir, "stale.sock"));
       await close(gone);
       await expect(new DockerodeDocker(join(dir, "stale.sock")).ping(500)).rejects.toThrow(/ECONNREFUSED/);
-      await expect(new DockerodeDocker(await listen(bad, "bad.sock")).ping(500)).rejects.toThrow(/answered 500/);
-      await expect(new DockerodeDocker(await listen(silent, "silent.sock")).ping(300)).rejects.toThrow(/no answer within 300ms/);
+      await expect(new DockerodeDocker(await listen(bad, dir, "bad.sock")).ping(500)).rejects.toThrow(/answered 500/);
+      await expect(new DockerodeDocker(await listen(silent, dir, "silent.sock")).ping(300)).rejects.toThrow(/no answer within 300ms/);
     } finally {
       await Promise.all([close(bad), close(silent)]);
       await rm(dir, { recursive: true, force: true });
@@ -134,25 +136,24 @@ describe("live upgrade on a real engine", () => {
       await writeFile(join(dir, "other.sock"), "");
       expect(await within(first, 100)).toBe("quiet");
       const server = createServer();
-      await new Promise<void>((r) => server.listen(join(dir, "docker.sock"), () => r()));
+      await listen(server, dir, "docker.sock");
       expect(await within(first, 1_000)).toBe("changed");
       // given up on (the wait asked anyway), then the file goes: the next call learns of it at once
       const giveUp = new AbortController();
       const second = watch.changed(giveUp.signal);
       giveUp.abort();
       await second;
-      await new Promise<void>((r) => server.close(() => r()));
+      await close(server);
       await sleep(50);
       expect(await within(watch.changed(), 0)).toBe("changed");
       // the probes' stop ends a ping that a silent server holds
       const silent = createServer((c) => c.resume());
-      await new Promise<void>((r) => silent.listen(join(dir, "silent.sock"), () => r()));
       const stop = new AbortController();
-      const ping = pingSocket(join(dir, "silent.sock"), 30_000, stop.signal);
+      const ping = pingSocket(await listen(silent, dir, "silent.sock"), 30_000, stop.signal);
       await sleep(50);
       stop.abort();
       await expect(ping).rejects.toThrow(/stopped/);
-      await new Promise<void>((r) => silent.close(() => r()));
+      await close(silent);
       // a socket path through a symlinked folder is watched where it points
       await mkdir(join(dir, "real"));
       await symlink(join(dir, "real"), join(dir, "link"));

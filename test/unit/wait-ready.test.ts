@@ -40,37 +40,35 @@ class FakeWatch implements SocketWatch {
 }
 
 /**
- * dockerd answering from `readyAt` on; every ask recorded (at what time). `held`: a socket unit's
+ * dockerd answering from `readyAt` on, on a clock of its own; every ask recorded (at what time).
+ * `watched`: the socket file is watched (the test tells its changes). `held`: a socket unit's
  * connection, held until dockerd answers or the ask times out; else refused at once.
  */
-function engine(clock: Scheduler, readyAt: number, watch: FakeWatch | null, onAsk?: (at: number) => void, held = false) {
+function engine(readyAt: number, options: { watched?: boolean; held?: boolean; onAsk?: (at: number, watch: FakeWatch) => void } = {}) {
+  const clock = new Scheduler({ now: 0 } as SimHost);
+  const watch = new FakeWatch();
   const asks: number[] = [];
   const docker = {
     ping: async (timeoutMs: number) => {
       asks.push(clock.now());
-      onAsk?.(clock.now());
-      if (held && clock.now() < readyAt) await clock.sleep(Math.min(timeoutMs, readyAt - clock.now()));
-      if (clock.now() < readyAt) throw new Error(held ? `GET /_ping: no answer within ${timeoutMs}ms` : "connect ENOENT /run/docker.sock");
+      options.onAsk?.(clock.now(), watch);
+      if (options.held && clock.now() < readyAt) await clock.sleep(Math.min(timeoutMs, readyAt - clock.now()));
+      if (clock.now() < readyAt) throw new Error(options.held ? `GET /_ping: no answer within ${timeoutMs}ms` : "connect ENOENT /run/docker.sock");
     },
-    ...(watch ? { watchSocket: () => watch } : {}),
+    ...(options.watched ? { watchSocket: () => watch } : {}),
   } as unknown as DockerPort;
-  return { docker, asks };
+  return { clock, watch, docker, asks };
 }
-
-const start = () => new Scheduler({ now: 0 } as SimHost);
 
 describe("waiting for dockerd to answer", () => {
   it("without a watch, asks every 5 ms until the first good ping", async () => {
-    const clock = start();
-    const { docker, asks } = engine(clock, 100, null);
+    const { clock, docker, asks } = engine(100);
     expect(await waitReady(docker, 5_000, clock)).toBe(100);
     expect(asks).toHaveLength(21);
   });
 
   it("with a watch, asks the moment the socket file is made, then every 1 ms while dockerd has not yet listened", async () => {
-    const clock = start();
-    const watch = new FakeWatch();
-    const { docker, asks } = engine(clock, 33, watch);
+    const { clock, watch, docker, asks } = engine(33, { watched: true });
     void clock.sleep(30).then(() => watch.change());
     expect(await waitReady(docker, 5_000, clock)).toBe(33);
     expect(asks).toEqual([0, 30, 31, 32, 33]);
@@ -78,38 +76,33 @@ describe("waiting for dockerd to answer", () => {
   });
 
   it("with a watch and no change, asks every 50 ms (a socket unit's file is always there)", async () => {
-    const clock = start();
-    const watch = new FakeWatch();
-    const { docker, asks } = engine(clock, 120, watch);
+    const { clock, docker, asks } = engine(120, { watched: true });
     expect(await waitReady(docker, 5_000, clock)).toBe(150);
     expect(asks).toEqual([0, 50, 100, 150]);
   });
 
   it("asks again at once after an ask held by a socket unit timed out, and is answered when dockerd serves", async () => {
-    const clock = start();
-    const watch = new FakeWatch();
-    const { docker, asks } = engine(clock, 1_500, watch, undefined, true);
+    const { clock, docker, asks } = engine(1_500, { watched: true, held: true });
     expect(await waitReady(docker, 5_000, clock)).toBe(1_500);
     expect(asks).toEqual([0, 1_000]);
   });
 
   it("a change that comes while an ask is failing is not lost", async () => {
-    const clock = start();
-    const watch = new FakeWatch();
     let told = false;
-    const { docker, asks } = engine(clock, 51, watch, (at) => {
-      if (at !== 50 || told) return;
-      told = true;
-      watch.change();
+    const { clock, docker, asks } = engine(51, {
+      watched: true,
+      onAsk: (at, watch) => {
+        if (at !== 50 || told) return;
+        told = true;
+        watch.change();
+      },
     });
     expect(await waitReady(docker, 5_000, clock)).toBe(51);
     expect(asks).toEqual([0, 50, 50, 51]);
   });
 
   it("after 20 quick asks that fail, goes back to waiting on the watch", async () => {
-    const clock = start();
-    const watch = new FakeWatch();
-    const { docker, asks } = engine(clock, 400, watch);
+    const { clock, watch, docker, asks } = engine(400, { watched: true });
     void clock.sleep(10).then(() => watch.change());
     expect(await waitReady(docker, 5_000, clock)).toBe(430);
     expect(asks.slice(0, 3)).toEqual([0, 10, 11]);
@@ -117,19 +110,15 @@ describe("waiting for dockerd to answer", () => {
   });
 
   it("a watch that breaks falls back to asking every 5 ms", async () => {
-    const clock = start();
-    const watch = new FakeWatch();
+    const { clock, watch, docker, asks } = engine(100, { watched: true });
     watch.broken = new Error("inotify: the folder was removed");
-    const { docker, asks } = engine(clock, 100, watch);
     expect(await waitReady(docker, 5_000, clock)).toBe(100);
     expect(asks.slice(0, 4)).toEqual([0, 5, 10, 15]);
     expect(watch.closed).toBe(true);
   });
 
   it("gives up after its budget, naming the last error, and lets go of the watch", async () => {
-    const clock = start();
-    const watch = new FakeWatch();
-    const { docker } = engine(clock, Infinity, watch);
+    const { clock, watch, docker } = engine(Infinity, { watched: true });
     await expect(waitReady(docker, 500, clock)).rejects.toThrow(/did not answer \/_ping within 500ms \(last error: connect ENOENT/);
     expect(watch.closed).toBe(true);
   });

@@ -38,11 +38,11 @@ export function watchSocketFile(socketPath: string): SocketWatch | null {
   let watcher: ReturnType<typeof watch>;
   try {
     watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
-      if (changed !== null && changed !== name) {
-        if (changed !== folderName) return;
+      if (changed === folderName && changed !== name) {
         broken = new Error(`${dirname(file)} was removed or moved`);
         return wake(broken);
       }
+      if (changed !== null && changed !== name) return;
       pending = true;
       wake();
     });
@@ -60,10 +60,9 @@ export function watchSocketFile(socketPath: string): SocketWatch | null {
         pending = false;
         return Promise.resolve();
       }
-      // given up on already: nothing to wait for, and a later change is kept for the next call
+      // given up on (the wait asked anyway), now or later: a change from then on is kept for the next call
       if (signal?.aborted) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        // given up on (the wait asked anyway): a change from now on is kept for the next call
         const giveUp = () => {
           if (waiter === me) waiter = null;
           resolve();
