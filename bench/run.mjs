@@ -1,7 +1,7 @@
 // The benchmarks, on the sandbox engine (scripts/sandbox.sh up first; as root) and on a machine with
 // systemd as PID 1 (scripts/machine.sh base first).
 //   node bench/run.mjs [downtime] [window] [snapshot] [dryrun] [machine] [machine-rpm] [fleet] [jump]   (default: all eight)
-// Environment: ROUNDS (default 5; window: 9; jump: 2), SIZES (snapshot, default 50,150,300), WINDOW_SIZES (default 5,100,300),
+// Environment: ROUNDS (default 5; window: 15; jump: 2), SIZES (snapshot, default 50,150,300), WINDOW_SIZES (default 5,100,300),
 // JUMP_CONTAINERS (default 10; jump needs scripts/machine.sh base-trixie).
 import { runDowntime } from "./downtime.mjs";
 import { removeBenchContainers, runSnapshot } from "./snapshot.mjs";
