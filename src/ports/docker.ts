@@ -66,8 +66,25 @@ export interface SocketWatch {
   close(): void;
 }
 
+/**
+ * Why a `GET /_ping` failed: nothing listened (no socket file, a refused connect); the connection
+ * was held without an answer until the ask's timeout (a socket unit's, a dockerd still restoring);
+ * or it was answered badly, reset or closed.
+ */
+export type PingFailure = "unreachable" | "held" | "failed";
+
+export class PingError extends Error {
+  constructor(
+    message: string,
+    readonly failure: PingFailure,
+  ) {
+    super(message);
+    this.name = "PingError";
+  }
+}
+
 export interface DockerPort {
-  /** Resolves when `GET /_ping` answers OK; rejects otherwise (never retries itself). */
+  /** Resolves when `GET /_ping` answers OK; rejects otherwise (never retries itself), with a PingError where it can tell why. */
   ping(timeoutMs?: number): Promise<void>;
   /**
    * Tells a readiness wait when the API's socket file appears or changes (dockerd makes it as it

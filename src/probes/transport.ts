@@ -1,6 +1,7 @@
 import { request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
+import { PingError } from "../ports/docker.js";
 
 /** What one probe checks: an HTTP(S) URL, a TCP address, or the Docker API's /_ping on a unix socket. */
 export interface ProbeTarget {
@@ -49,6 +50,9 @@ export function splitHostPort(text: string): [string, number] {
   return [text.slice(0, i).replace(/^\[|\]$/g, ""), Number(text.slice(i + 1))];
 }
 
+/** A connect that failed because nothing listens there (a full backlog, EAGAIN, is a listener that is busy). */
+const NOTHING_LISTENS = new Set(["ENOENT", "ECONNREFUSED"]);
+
 /**
  * `GET /_ping` on the API's unix socket, answered 200 within `timeoutMs`. The connect comes first and
  * alone: while nothing listens (dockerd down, no socket unit) a ping fails on it, at about a sixth of
@@ -59,23 +63,28 @@ export function splitHostPort(text: string): [string, number] {
  */
 export function pingSocket(socketPath: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error(`GET /_ping on ${socketPath}: stopped`));
+    if (signal?.aborted) return reject(new PingError(`GET /_ping on ${socketPath}: stopped`, "failed"));
     let settled = false;
+    let connected = false;
     const socket = connect(socketPath);
-    const onAbort = () => finish(new Error(`GET /_ping on ${socketPath}: stopped`));
+    const onAbort = () => finish(new PingError(`GET /_ping on ${socketPath}: stopped`, "failed"));
     const finish = (err?: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       socket.destroy();
-      if (err) reject(err);
-      else resolve();
+      if (!err) return resolve();
+      if (err instanceof PingError) return reject(err);
+      const nothingListens = !connected && NOTHING_LISTENS.has((err as NodeJS.ErrnoException).code ?? "");
+      reject(new PingError(err.message, nothingListens ? "unreachable" : "failed"));
     };
-    const timer = setTimeout(() => finish(new Error(`GET /_ping on ${socketPath}: no answer within ${timeoutMs}ms`)), timeoutMs);
+    // a connection that neither failed nor was answered in time is held (a unix connect does not linger)
+    const timer = setTimeout(() => finish(new PingError(`GET /_ping on ${socketPath}: no answer within ${timeoutMs}ms`, "held")), timeoutMs);
     signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", finish);
     socket.once("connect", () => {
+      connected = true;
       const req = request({ createConnection: () => socket, path: "/_ping", method: "GET", headers: { host: "docker", connection: "close" } }, (res) => {
         res.resume();
         res.once("error", finish);

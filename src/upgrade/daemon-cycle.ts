@@ -1,5 +1,5 @@
 import type { Clock } from "../ports/clock.js";
-import type { DockerPort, SocketWatch } from "../ports/docker.js";
+import { PingError, type DockerPort, type SocketWatch } from "../ports/docker.js";
 import { enter, note, type MachineContext } from "./context.js";
 import { isAt } from "./machine.js";
 import { twice } from "./observe.js";
@@ -16,8 +16,8 @@ const AFTER_CHANGE = { asks: 20, everyMs: 1 };
  * Waits for `GET /_ping`; returns when the first good ping was seen, gives up after `budgetMs`.
  * Where the socket file can be watched, it asks the moment dockerd makes the file, then every 50 ms
  * (a socket unit's file is always there: its connection is held until dockerd answers, and an ask
- * that timed out so is made again at once); elsewhere it asks every 5 ms. A failed ask costs about
- * 0.1 ms of CPU, beside a dockerd that is starting.
+ * that timed out so is made again at once); every 5 ms after an ask that connected and failed, and
+ * where it cannot watch. A failed ask costs about 0.1 ms of CPU, beside a dockerd that is starting.
  */
 export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clock): Promise<number> {
   const deadline = clock.now() + budgetMs;
@@ -36,9 +36,11 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
       }
       const left = deadline - clock.now();
       if (left <= 0) throw new Error(`dockerd did not answer /_ping within ${budgetMs}ms (last error: ${errorMessage(last)})`);
+      const failure = last instanceof PingError ? last.failure : clock.now() - askedAt >= timeoutMs ? "held" : null;
       // a connection held until the ask timed out (a socket unit, a dockerd still restoring): asked again at once
-      if (clock.now() - askedAt >= timeoutMs) continue;
-      if (!watch) await clock.sleep(Math.min(POLL_MS, left));
+      if (failure === "held") continue;
+      // connected and answered badly, reset or closed (a dockerd restarted under it): the file will not change
+      if (!watch || failure === "failed") await clock.sleep(Math.min(POLL_MS, left));
       else if (quick > 0) {
         quick--;
         await clock.sleep(Math.min(AFTER_CHANGE.everyMs, left));

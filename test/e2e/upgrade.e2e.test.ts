@@ -105,21 +105,23 @@ describe("live upgrade on a real engine", () => {
     await vi.waitFor(async () => expect(await open()).toBe(before));
   });
 
-  it("pings the engine on its socket; a missing socket, a refused connect, a bad answer and no answer fail, each saying so", async () => {
+  it("pings the engine on its socket; a missing socket, a refused connect, a bad answer and no answer fail, each saying so and why", async () => {
     await new DockerodeDocker(SOCKET).ping(2_000);
     const dir = await mkdtemp(join(tmpdir(), "dlu-ping-"));
     const gone = createServer();
     const bad = httpServer((_, res) => res.writeHead(500).end("no"));
     const silent = createServer((c) => c.resume()); // reads the request, never answers (and sees the client go)
     try {
-      await expect(new DockerodeDocker(join(dir, "missing.sock")).ping(500)).rejects.toThrow(/ENOENT/);
+      // each failure says why: nothing listened, it was held without an answer, or it was answered badly
+      const failed = (failure: string, message: RegExp) => ({ failure, message: expect.stringMatching(message) as unknown });
+      await expect(new DockerodeDocker(join(dir, "missing.sock")).ping(500)).rejects.toMatchObject(failed("unreachable", /ENOENT/));
       // a socket file left behind with nobody listening (a dockerd that crashed): closing the server
       // removes its path, a second link to the socket stays
       await link(await listen(gone, dir, "live.sock"), join(dir, "stale.sock"));
       await close(gone);
-      await expect(new DockerodeDocker(join(dir, "stale.sock")).ping(500)).rejects.toThrow(/ECONNREFUSED/);
-      await expect(new DockerodeDocker(await listen(bad, dir, "bad.sock")).ping(500)).rejects.toThrow(/answered 500/);
-      await expect(new DockerodeDocker(await listen(silent, dir, "silent.sock")).ping(300)).rejects.toThrow(/no answer within 300ms/);
+      await expect(new DockerodeDocker(join(dir, "stale.sock")).ping(500)).rejects.toMatchObject(failed("unreachable", /ECONNREFUSED/));
+      await expect(new DockerodeDocker(await listen(bad, dir, "bad.sock")).ping(500)).rejects.toMatchObject(failed("failed", /answered 500/));
+      await expect(new DockerodeDocker(await listen(silent, dir, "silent.sock")).ping(300)).rejects.toMatchObject(failed("held", /no answer within 300ms/));
     } finally {
       await Promise.all([close(bad), close(silent)]);
       await rm(dir, { recursive: true, force: true });
@@ -160,6 +162,13 @@ describe("live upgrade on a real engine", () => {
       const through = new DockerodeDocker(join(dir, "link", "docker.sock")).watchSocket()!;
       await writeFile(join(dir, "real", "docker.sock"), "");
       expect(await within(through.changed(), 1_000)).toBe("changed");
+      // a link to a socket not made yet is watched where it points
+      await symlink(join(dir, "real", "later.sock"), join(dir, "dangling.sock"));
+      const dangling = new DockerodeDocker(join(dir, "dangling.sock")).watchSocket()!;
+      await writeFile(join(dir, "real", "later.sock"), "");
+      expect(await within(dangling.changed(), 1_000)).toBe("changed");
+      dangling.close();
+      await rm(join(dir, "real", "later.sock"));
       // the folder removed: the watch says it broke (the wait then polls)
       await rm(join(dir, "real", "docker.sock"));
       expect(await within(through.changed(), 1_000)).toBe("changed");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { DockerPort, SocketWatch } from "../../src/ports/docker.js";
+import { PingError, type DockerPort, type PingFailure, type SocketWatch } from "../../src/ports/docker.js";
 import { waitReady } from "../../src/upgrade/daemon-cycle.js";
 import type { SimHost } from "../fakes/host.js";
 import { Scheduler } from "../fakes/process.js";
@@ -42,9 +42,11 @@ class FakeWatch implements SocketWatch {
 /**
  * dockerd answering from `readyAt` on, on a clock of its own; every ask recorded (at what time).
  * `watched`: the socket file is watched (the test tells its changes). `held`: a socket unit's
- * connection, held until dockerd answers or the ask times out; else refused at once.
+ * connection, held until dockerd answers or the ask times out (`heldShortMs`: the clock reads the
+ * timeout that many ms short); `failure`: how an ask fails before then (refused at once: a plain
+ * error, as a fake without PingError gives, unless told).
  */
-function engine(readyAt: number, options: { watched?: boolean; held?: boolean; onAsk?: (at: number, watch: FakeWatch) => void } = {}) {
+function engine(readyAt: number, options: { watched?: boolean; held?: boolean; heldShortMs?: number; failure?: PingFailure; onAsk?: (at: number, watch: FakeWatch) => void } = {}) {
   const clock = new Scheduler({ now: 0 } as SimHost);
   const watch = new FakeWatch();
   const asks: number[] = [];
@@ -52,8 +54,10 @@ function engine(readyAt: number, options: { watched?: boolean; held?: boolean; o
     ping: async (timeoutMs: number) => {
       asks.push(clock.now());
       options.onAsk?.(clock.now(), watch);
-      if (options.held && clock.now() < readyAt) await clock.sleep(Math.min(timeoutMs, readyAt - clock.now()));
-      if (clock.now() < readyAt) throw new Error(options.held ? `GET /_ping: no answer within ${timeoutMs}ms` : "connect ENOENT /run/docker.sock");
+      if (options.held && clock.now() < readyAt) await clock.sleep(Math.min(timeoutMs - (options.heldShortMs ?? 0), readyAt - clock.now()));
+      if (clock.now() >= readyAt) return;
+      if (options.held) throw new PingError(`GET /_ping: no answer within ${timeoutMs}ms`, "held");
+      throw options.failure ? new PingError(`GET /_ping: ${options.failure}`, options.failure) : new Error("connect ENOENT /run/docker.sock");
     },
     ...(options.watched ? { watchSocket: () => watch } : {}),
   } as unknown as DockerPort;
@@ -85,6 +89,24 @@ describe("waiting for dockerd to answer", () => {
     const { clock, docker, asks } = engine(1_500, { watched: true, held: true });
     expect(await waitReady(docker, 5_000, clock)).toBe(1_500);
     expect(asks).toEqual([0, 1_000]);
+  });
+
+  it("an ask held until its timeout is asked again at once, though the clock reads the timeout short", async () => {
+    const { clock, docker, asks } = engine(1_500, { watched: true, held: true, heldShortMs: 1 });
+    expect(await waitReady(docker, 5_000, clock)).toBe(1_500);
+    expect(asks).toEqual([0, 999]);
+  });
+
+  it("after an ask that connected and failed (reset, a bad answer), asks again in 5 ms: the file will not change", async () => {
+    const { clock, docker, asks } = engine(12, { watched: true, failure: "failed" });
+    expect(await waitReady(docker, 5_000, clock)).toBe(15);
+    expect(asks).toEqual([0, 5, 10, 15]);
+  });
+
+  it("a refused ask waits on the watch", async () => {
+    const { clock, docker, asks } = engine(12, { watched: true, failure: "unreachable" });
+    expect(await waitReady(docker, 5_000, clock)).toBe(50);
+    expect(asks).toEqual([0, 50]);
   });
 
   it("a change that comes while an ask is failing is not lost", async () => {

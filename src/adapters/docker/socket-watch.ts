@@ -1,17 +1,28 @@
-import { realpathSync, watch } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readlinkSync, realpathSync, watch } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import type { SocketWatch } from "../../ports/docker.js";
 
-/** The file the socket really is: a configured path through a symlink is watched where it points. */
-function resolved(socketPath: string): string {
+/**
+ * The file the socket really is: a configured path through a symlink is watched where it points,
+ * a link to a socket not made yet (dockerd removed it) too.
+ */
+function resolved(socketPath: string, links = 0): string {
   try {
     return realpathSync(socketPath);
   } catch {
+    // missing, or a link to a missing file: a link is followed by hand (at most a few deep)
+  }
+  if (links < 8) {
     try {
-      return join(realpathSync(dirname(socketPath)), basename(socketPath));
+      return resolved(resolve(dirname(socketPath), readlinkSync(socketPath)), links + 1);
     } catch {
-      return socketPath;
+      // not a link
     }
+  }
+  try {
+    return join(realpathSync(dirname(socketPath)), basename(socketPath));
+  } catch {
+    return socketPath;
   }
 }
 
