@@ -26,8 +26,7 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
   try {
     for (;;) {
       let last: unknown;
-      const askedAt = clock.now();
-      const timeoutMs = Math.max(50, Math.min(1_000, deadline - askedAt));
+      const timeoutMs = Math.max(50, Math.min(1_000, deadline - clock.now()));
       try {
         await docker.ping(timeoutMs);
         return clock.now();
@@ -36,7 +35,8 @@ export async function waitReady(docker: DockerPort, budgetMs: number, clock: Clo
       }
       const left = deadline - clock.now();
       if (left <= 0) throw new Error(`dockerd did not answer /_ping within ${budgetMs}ms (last error: ${errorMessage(last)})`);
-      const failure = last instanceof PingError ? last.failure : clock.now() - askedAt >= timeoutMs ? "held" : null;
+      // why it failed, as the ping tells it (an error it cannot tell is taken for nothing listening)
+      const failure = last instanceof PingError ? last.failure : "unreachable";
       // a connection held until the ask timed out (a socket unit, a dockerd still restoring): asked again at once
       if (failure === "held") continue;
       // connected and answered badly, reset or closed (a dockerd restarted under it): the file will not change

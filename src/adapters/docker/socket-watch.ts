@@ -1,5 +1,5 @@
 import { readlinkSync, realpathSync, watch } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import type { SocketWatch } from "../../ports/docker.js";
 
 /**
@@ -14,7 +14,7 @@ function resolved(socketPath: string, links = 0): string {
   }
   if (links < 8) {
     try {
-      return resolved(resolve(dirname(socketPath), readlinkSync(socketPath)), links + 1);
+      return resolved(resolvePath(dirname(socketPath), readlinkSync(socketPath)), links + 1);
     } catch {
       // not a link
     }
